@@ -1,0 +1,518 @@
+"""Shared estimator logic: parameters, data preparation, training state, epoch loop."""
+
+import copy
+import time
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+
+from . import _kernels as K
+from ._parallel import effective_threads, kernel_threads
+from .exceptions import DivergenceError
+from .optimizers import OPTIMIZERS, Optimizer, get_optimizer
+from .penalties import penalty_strengths, penalty_value
+from .schedules import SCHEDULES, Schedule, get_schedule
+
+# Parallel row chunks pay off from this many multiply-adds per batch (measured with
+# benchmarks/crossover.py: below it the start of a parallel region costs more).
+PAR_ROWS_MIN_WORK = 16_384
+# Parallel coordinate updates pay off from this many parameters.
+PAR_UPDATE_MIN = 65_536
+# Shuffling visits blocks of contiguous rows of at least this many bytes, in random
+# order, instead of gathering single rows (which made an epoch ~5x slower); data that
+# fits in cache is shuffled row by row. See docs/performance.rst.
+SHUFFLE_BLOCK_BYTES = 4096
+SHUFFLE_ROWS_IN_CACHE_BYTES = 8 << 20
+
+_CUSTOM_KERNELS = {}
+
+
+class TrainState:
+    """Everything training needs to continue: plain arrays and counters (picklable).
+
+    ``theta`` is ``(K, n_features + 1)`` with the intercepts in the last column;
+    ``opt_state`` is ``(n_slots, K, n_features + 1)``; ``avg`` the averaged parameters
+    (or None); ``t`` counts updates (the schedule's step), ``opt_t`` the optimizer's own
+    steps (they differ only after the optimizer was changed); ``eta`` is the adaptive
+    schedule's current base rate; ``rng`` the shuffling stream of ``partial_fit``.
+    """
+
+    def __init__(self, theta, opt_state, opt_key, avg, t=0, opt_t=0, eta=None, rng=None):
+        self.theta = theta
+        self.opt_state = opt_state
+        self.opt_key = opt_key
+        self.avg = avg
+        self.t = t
+        self.opt_t = opt_t
+        self.eta = eta
+        self.rng = rng
+
+    def copy(self):
+        return copy.deepcopy(self)
+
+    def params(self):
+        """The model parameters to expose: averaged once averaging has started."""
+        return self.theta if self.avg is None else self.avg
+
+
+def _optimizer_key(opt):
+    return type(opt).__module__ + "." + type(opt).__qualname__, opt.n_slots()
+
+
+class _TrainData:
+    """What a kernel trains on: X (dense or CSR parts), float64 targets and weights."""
+
+    def __init__(self, X, y, sw, rows):
+        self.sparse = sp.issparse(X)
+        self.X = X
+        self.y = y
+        self.sw = sw
+        self.rows = rows  # the rows visited by an epoch (all but the validation rows)
+        if self.sparse:
+            self.row_bytes = X.data.itemsize * (X.nnz / max(X.shape[0], 1)) * 1.5
+            self.row_work = max(1.0, X.nnz / max(X.shape[0], 1))
+        else:
+            self.row_bytes = X.dtype.itemsize * X.shape[1]
+            self.row_work = X.shape[1]
+        self.n_bytes = self.row_bytes * X.shape[0]
+
+
+class BaseGD(BaseEstimator):
+    """Base class of the skgd estimators; see GDClassifier and GDRegressor."""
+
+    _parameter_constraints: dict = {
+        "penalty": [StrOptions({"l2", "l1", "elasticnet"}), None],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "l1_ratio": [Interval(Real, 0, 1, closed="both")],
+        "fit_intercept": ["boolean"],
+        "optimizer": [StrOptions(set(OPTIMIZERS)), Optimizer],
+        "learning_rate": [StrOptions(set(SCHEDULES)), Schedule],
+        "eta0": [Interval(Real, 0, None, closed="neither")],
+        "power_t": [Interval(Real, None, None, closed="neither")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, None, None, closed="neither"), None],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "shuffle": ["boolean"],
+        "random_state": ["random_state"],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "warm_start": ["boolean"],
+        "average": [Interval(Integral, 0, None, closed="left"), "boolean"],
+        "epsilon": [Interval(Real, 0, None, closed="left")],
+        "verbose": ["verbose"],
+        "n_jobs": [Integral, None],
+        "callback": [callable, None],
+    }
+
+    # ----------------------------------------------------------------- parameters
+    def set_params(self, **params):
+        """Set parameters; ``optimizer__<name>`` also works when ``optimizer`` is a name.
+
+        A named optimizer is first replaced by the object it stands for, so that
+        ``{"optimizer": ["adam"], "optimizer__beta1": [0.8, 0.9]}`` grids work. A
+        nested parameter the optimizer does not have raises a ValueError naming the
+        optimizer's parameters.
+        """
+        nested = {k: v for k, v in params.items() if k.startswith("optimizer__")}
+        if not nested:
+            return super().set_params(**params)
+        rest = {k: v for k, v in params.items() if k not in nested}
+        super().set_params(**rest)
+        opt = self.optimizer
+        if isinstance(opt, str):
+            if opt not in OPTIMIZERS:
+                raise ValueError(f"Unknown optimizer {opt!r}; use one of {sorted(OPTIMIZERS)}.")
+            opt = OPTIMIZERS[opt]()
+        valid = opt.get_params()
+        for key in nested:
+            name = key[len("optimizer__"):].split("__")[0]
+            if name not in valid:
+                raise ValueError(
+                    f"Invalid parameter {key!r}: optimizer {self.optimizer!r} "
+                    f"({type(opt).__name__}) has the parameters {sorted(valid)}."
+                )
+        opt.set_params(**{k[len("optimizer__"):]: v for k, v in nested.items()})
+        self.optimizer = opt
+        return self
+
+    def _resolve_components(self):
+        """Resolve the component parameters into objects, never modifying them."""
+        self._loss_spec = self._get_loss_spec()
+        optimizer = get_optimizer(self.optimizer)
+        schedule = get_schedule(self.learning_rate)
+        l2, l1 = penalty_strengths(self.penalty, self.alpha, self.l1_ratio)
+        return optimizer, schedule, l2, l1
+
+    def _batch_size(self, n_samples):
+        return int(max(1, min(self.batch_size, n_samples)))
+
+    def _avg_start(self):
+        if self.average is True:
+            return 1
+        return int(self.average)
+
+    # ----------------------------------------------------------------- data
+    def _validate_X_y(self, X, y, reset):
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            accept_sparse=["csr", "csc", "coo"],
+            dtype=[np.float64, np.float32],
+            order="C",
+            reset=reset,
+            y_numeric=not self._is_classifier(),
+        )
+        if sp.issparse(X):
+            X = X.tocsr()
+            if not X.has_sorted_indices:
+                X = X.sorted_indices()
+            if X.shape[0] == 0 or X.shape[1] == 0:
+                raise ValueError(f"Found array with shape {X.shape}; at least one sample "
+                                 "and one feature are required.")
+        return X, y
+
+    def _sample_weight(self, sample_weight, X):
+        sw = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
+        if sw is sample_weight:
+            sw = sw.copy()
+        return sw
+
+    def _raw(self, X):
+        """Margins ``X @ coef_.T + intercept_`` computed in X's dtype (no upcast copy)."""
+        check_is_fitted(self)
+        X = validate_data(self, X, accept_sparse="csr", dtype=[np.float64, np.float32],
+                          reset=False)
+        return self._raw_from(X, self._coef_2d(), np.asarray(self.intercept_))
+
+    @staticmethod
+    def _raw_from(X, coef2d, intercept):
+        W = coef2d.astype(X.dtype, copy=False)
+        raw = X @ W.T
+        raw = np.asarray(raw)
+        raw += intercept.astype(X.dtype, copy=False)
+        return raw
+
+    # ----------------------------------------------------------------- state
+    def _fresh_state(self, n_outputs, n_features, optimizer, coef_init, intercept_init,
+                     baseline):
+        D1 = n_features + 1
+        theta = np.zeros((n_outputs, D1))
+        if coef_init is not None:
+            coef_init = np.asarray(coef_init, dtype=np.float64)
+            if coef_init.size != n_outputs * n_features:
+                raise ValueError(
+                    f"coef_init has shape {coef_init.shape}; expected "
+                    f"({n_outputs}, {n_features})" + (f" or ({n_features},)" if n_outputs == 1 else "")
+                    + "."
+                )
+            theta[:, :n_features] = coef_init.reshape(n_outputs, n_features)
+        if self.fit_intercept:
+            if intercept_init is not None:
+                intercept_init = np.asarray(intercept_init, dtype=np.float64).ravel()
+                if intercept_init.size != n_outputs:
+                    raise ValueError(
+                        f"intercept_init has {intercept_init.size} values; expected {n_outputs}."
+                    )
+                theta[:, n_features] = intercept_init
+            else:
+                theta[:, n_features] = baseline()
+        if not np.all(np.isfinite(theta)):
+            raise ValueError("coef_init and intercept_init must be finite.")
+        avg = theta.copy() if self._avg_start() else None
+        return TrainState(theta, optimizer.init_state(theta.shape), _optimizer_key(optimizer),
+                          avg)
+
+    def _continued_state(self, n_outputs, n_features, optimizer):
+        """A copy of the fitted state, adapted to the current parameters."""
+        state = self._state.copy()
+        if state.theta.shape != (n_outputs, n_features + 1):
+            raise ValueError(
+                f"The fitted model has {state.theta.shape[0]} output(s) and "
+                f"{state.theta.shape[1] - 1} features; the data needs {n_outputs} and "
+                f"{n_features}. Fit without warm_start to start a new model."
+            )
+        if state.opt_key != _optimizer_key(optimizer):
+            # A different optimizer starts with fresh moments; the step counter goes on.
+            state.opt_state = optimizer.init_state(state.theta.shape)
+            state.opt_key = _optimizer_key(optimizer)
+            state.opt_t = 0
+        if self._avg_start() and state.avg is None:
+            state.avg = state.theta.copy()
+        elif not self._avg_start():
+            state.avg = None
+        if not self.fit_intercept:
+            state.theta[:, -1] = 0.0
+        return state
+
+    def _commit(self, state):
+        """Publish a successfully trained state as the fitted attributes."""
+        self._state = state
+        params = state.params()
+        coef = params[:, :-1].copy()
+        self.coef_ = coef[0] if self._coef_is_1d() else coef
+        self.intercept_ = params[:, -1].copy()
+        self.t_ = state.t
+
+    def _coef_2d(self):
+        return np.atleast_2d(self.coef_)
+
+    def _coef_is_1d(self):
+        return False
+
+    # ----------------------------------------------------------------- training
+    def _kernel_args(self, data, state, optimizer, schedule, l2, l1, mode, threads,
+                     batch_size):
+        code, sched_params = schedule.kernel_args(self, state.eta)
+        n_out, D1 = state.theta.shape
+        spec = K.KernelSpec(
+            mode=mode,
+            loss_code=self._loss_spec.code,
+            loss_param=self._loss_spec.param,
+            opt_code=optimizer._code,
+            opt_params=np.ascontiguousarray(optimizer.hyperparameters(), dtype=np.float64),
+            decoupled=bool(optimizer.decoupled_weight_decay),
+            sched_code=code,
+            sched_params=sched_params.astype(np.float64),
+            l2=float(l2),
+            l1=float(l1),
+            fit_intercept=bool(self.fit_intercept),
+            avg_start=self._avg_start(),
+            par_rows=bool(threads > 1 and not data.sparse
+                          and batch_size * data.row_work >= PAR_ROWS_MIN_WORK),
+            par_update=bool(threads > 1 and n_out * D1 >= PAR_UPDATE_MIN),
+        )
+        if optimizer._code == K.OPT_CUSTOM:
+            if optimizer.update not in _CUSTOM_KERNELS:
+                _CUSTOM_KERNELS[optimizer.update] = K.specialize(optimizer.update)
+            dense, csr = _CUSTOM_KERNELS[optimizer.update]
+        else:
+            dense, csr = K.epoch_dense, K.epoch_csr
+        work = K.make_work(1 if data.sparse else K._epoch.MAX_CHUNKS, n_out, D1)
+        return spec, (csr if data.sparse else dense), work
+
+    def _block_size(self, data, batch_size):
+        if data.n_bytes <= SHUFFLE_ROWS_IN_CACHE_BYTES:
+            return 1
+        rows = int(np.ceil(SHUFFLE_BLOCK_BYTES / max(data.row_bytes, 1.0)))
+        return max(1, min(rows, batch_size // 4))
+
+    def _epoch_order(self, data, rng, block, out):
+        n = data.rows.shape[0]
+        n_blocks = (n + block - 1) // block
+        blocks = rng.permutation(n_blocks) if self.shuffle else np.arange(n_blocks)
+        K.fill_order(blocks.astype(np.int64), block, data.rows, out)
+        return out
+
+    def _train(self, data, state, *, n_epochs, rng, validation=None, fit_call=True):
+        """Run up to ``n_epochs`` epochs on ``state`` (a private copy); return a report.
+
+        Raises DivergenceError when the objective or the parameters stop being
+        finite; the caller's fitted state is untouched because ``state`` is a copy.
+        """
+        optimizer, schedule, l2, l1 = self._components
+        n_rows = data.rows.shape[0]
+        batch_size = self._batch_size(n_rows)
+        threads = effective_threads(self.n_jobs)
+        if state.eta is None or not schedule.adaptive:
+            state.eta = float(self.eta0)
+        spec, kernel, work = self._kernel_args(data, state, optimizer, schedule, l2, l1,
+                                               self._mode, threads, batch_size)
+        block = self._block_size(data, batch_size)
+        order = np.empty(n_rows, dtype=np.int64)
+        if data.sparse:
+            Xargs = (data.X.data, data.X.indices, data.X.indptr)
+        else:
+            Xargs = (data.X,)
+        avg = state.avg if state.avg is not None else state.theta[:0]
+
+        curve, val_scores = [], []
+        best_loss, best_score, best_state, best_iter = np.inf, -np.inf, None, 0
+        no_improve = 0
+        stopped = converged = False
+        epoch = 0
+        for epoch in range(1, n_epochs + 1):
+            tic = time.perf_counter()
+            self._epoch_order(data, rng, block, order)
+            with kernel_threads(threads):
+                lsum, wsum, state.t, state.opt_t = kernel(
+                    *Xargs, data.y, data.sw, order, batch_size, state.theta, state.opt_state,
+                    avg, work, spec, state.t, state.opt_t)
+            params = state.params()
+            objective = (lsum / wsum if wsum > 0 else 0.0) + penalty_value(
+                params[:, :-1], self.penalty, self.alpha, self.l1_ratio)
+            if not (np.isfinite(objective) and np.all(np.isfinite(state.theta))):
+                raise DivergenceError(
+                    f"Training diverged at epoch {epoch} (step {state.t}): the objective or "
+                    "the coefficients are no longer finite. Try a smaller eta0, scaling the "
+                    "features (e.g. StandardScaler), or an adaptive optimizer such as 'adam'. "
+                    "The estimator's previous state was kept."
+                )
+            curve.append(objective)
+            score = None
+            if validation is not None:
+                score = self._validation_score(validation, params)
+                val_scores.append(score)
+            lr = K.learning_rate(spec.sched_code, spec.sched_params, max(state.t, 1))
+            info = {"epoch": epoch, "objective": objective, "validation_score": score,
+                    "learning_rate": lr, "t": state.t, "seconds": time.perf_counter() - tic,
+                    "coef": params[:, :-1], "intercept": params[:, -1]}
+            if self.verbose:
+                val = "" if score is None else f", validation score: {score:.6g}"
+                print(f"-- Epoch {epoch}, objective: {objective:.6g}{val}, "
+                      f"learning rate: {lr:.4g}, updates: {state.t}, "
+                      f"time: {info['seconds']:.3f} s", flush=True)
+
+            # Improvement bookkeeping, on the validation score or the objective.
+            if validation is not None:
+                improved = self.tol is None or score > best_score + self.tol
+                if score > best_score:
+                    best_score, best_iter = score, epoch
+                    best_state = state.copy()
+            else:
+                improved = self.tol is None or objective < best_loss - self.tol
+                best_loss = min(best_loss, objective)
+            no_improve = 0 if improved else no_improve + 1
+            if self.callback is not None and self.callback(self, info):
+                stopped = True
+                break
+            if self.tol is not None and no_improve >= self.n_iter_no_change:
+                if schedule.adaptive and state.eta > 1e-6:
+                    state.eta /= 5.0
+                    spec = spec._replace(sched_params=np.array([state.eta]))
+                    no_improve = 0
+                else:
+                    converged = True
+                    break
+        if best_state is not None and best_state.t != state.t:
+            # Restore the best model seen, with the optimizer state it had then.
+            state = best_state
+        if fit_call and not (converged or stopped) and self.tol is not None:
+            warnings.warn(
+                f"Maximum number of iterations ({n_epochs}) reached before convergence "
+                "(tol={self.tol}). Increase max_iter or tol, or scale the features.",
+                ConvergenceWarning,
+            )
+        report = {"loss_curve": curve, "n_iter": epoch, "validation_scores": val_scores,
+                  "best_score": best_score, "best_iter": best_iter}
+        return state, report
+
+    def _validation_score(self, validation, params):
+        Xv, yv, swv = validation
+        raw = self._raw_from(Xv, params[:, :-1], params[:, -1])
+        return float(self._score_raw(raw, yv, swv))
+
+    def _fit(self, X, y, *, coef_init=None, intercept_init=None, sample_weight=None,
+             X_val=None, y_val=None, sample_weight_val=None):
+        warm = self.warm_start and hasattr(self, "_state")
+        X, y = self._validate_X_y(X, y, reset=True)
+        sw = self._sample_weight(sample_weight, X)
+        target, n_out = self._encode_target(y, reset=not warm, partial=False)
+        sw = self._apply_class_weight(sw, y)
+        if not np.any(sw > 0):
+            raise ValueError("All sample weights are zero: there is nothing to fit.")
+        self._components = self._resolve_components()
+        self._loss_spec.check_target(target)
+        rng = check_random_state(self.random_state)
+
+        rows = np.arange(X.shape[0], dtype=np.int64)
+        validation = None
+        if self.early_stopping or X_val is not None:
+            rows, validation = self._validation_split(X, y, rows, rng, X_val, y_val,
+                                                      sample_weight_val)
+        data = _TrainData(X, target, sw, rows)
+        optimizer = self._components[0]
+        if warm:
+            state = self._continued_state(n_out, X.shape[1], optimizer)
+            state.eta = None
+        else:
+            first = self._first_batch(data, rng)
+            state = self._fresh_state(
+                n_out, X.shape[1], optimizer, coef_init, intercept_init,
+                lambda: self._baseline(target[first], sw[first]))
+        state.rng = None
+        state, report = self._train(data, state, n_epochs=self.max_iter, rng=rng,
+                                    validation=validation)
+        self._commit(state)
+        self.loss_curve_ = report["loss_curve"]
+        self.n_iter_ = report["n_iter"]
+        if validation is not None:
+            self.validation_scores_ = report["validation_scores"]
+            self.best_score_ = report["best_score"]
+            self.best_iter_ = report["best_iter"]
+        return self
+
+    def _first_batch(self, data, rng):
+        """Rows of the first batch of the first epoch, without consuming ``rng``."""
+        peek = copy.deepcopy(rng)
+        order = np.empty(data.rows.shape[0], dtype=np.int64)
+        batch_size = self._batch_size(data.rows.shape[0])
+        self._epoch_order(data, peek, self._block_size(data, batch_size), order)
+        return order[:batch_size]
+
+    def _partial_fit(self, X, y, sample_weight, classes=None):
+        first = not hasattr(self, "_state")
+        X, y = self._validate_X_y(X, y, reset=first)
+        sw = self._sample_weight(sample_weight, X)
+        target, n_out = self._encode_target(y, reset=first, partial=True, classes=classes)
+        sw = self._apply_class_weight(sw, y)
+        self._components = self._resolve_components()
+        self._loss_spec.check_target(target)
+        data = _TrainData(X, target, sw, np.arange(X.shape[0], dtype=np.int64))
+        optimizer = self._components[0]
+        if first:
+            rng = check_random_state(self.random_state)
+            batch = self._first_batch(data, rng)
+            state = self._fresh_state(n_out, X.shape[1], optimizer, None, None,
+                                      lambda: self._baseline(target[batch], sw[batch]))
+            state.rng = rng
+        else:
+            state = self._continued_state(n_out, X.shape[1], optimizer)
+        state, report = self._train(data, state, n_epochs=1, rng=state.rng, fit_call=False)
+        self._commit(state)
+        self.loss_curve_ = list(getattr(self, "loss_curve_", [])) + report["loss_curve"]
+        self.n_iter_ = getattr(self, "n_iter_", 0) + 1
+        return self
+
+    def _validation_split(self, X, y, rows, rng, X_val, y_val, sample_weight_val):
+        if X_val is not None:
+            if y_val is None:
+                raise ValueError("X_val was given without y_val.")
+            Xv, yv = self._validate_X_y(X_val, y_val, reset=False)
+            swv = _check_sample_weight(sample_weight_val, Xv, dtype=np.float64,
+                                       ensure_non_negative=True)
+            self._check_validation_target(yv)
+            return rows, (Xv, yv, swv)
+        from sklearn.model_selection import train_test_split
+
+        stratify = y if self._is_classifier() else None
+        try:
+            train, val = train_test_split(rows, test_size=self.validation_fraction,
+                                          random_state=rng, stratify=stratify)
+        except ValueError as exc:
+            raise ValueError(
+                f"early_stopping could not hold out validation_fraction="
+                f"{self.validation_fraction} of {X.shape[0]} samples ({exc}). Use more "
+                "data, a larger validation_fraction, or pass X_val and y_val."
+            ) from exc
+        train.sort()
+        val.sort()
+        if train.shape[0] < 1:
+            raise ValueError("early_stopping left no samples to train on.")
+        return train, (X[val], y[val], np.ones(val.shape[0]))
+
+    def _check_validation_target(self, yv):
+        pass
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags

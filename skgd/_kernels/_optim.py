@@ -1,0 +1,102 @@
+"""Element-wise optimizer update rules (the reference semantics of DESIGN.md).
+
+Every rule updates one coordinate ``theta[k, j]`` given its gradient ``g``
+(L2 term already included, except for decoupled weight decay), the schedule's
+step size ``lr`` and the optimizer's own step counter ``t`` (starting at 1).
+``state[s, k, j]`` holds the coordinate's slots (moments, accumulators).
+
+Each rule returns the coordinate's preconditioner ``D``: the factor the step
+applied to the gradient (1 for SGD, ``1 / (sqrt(v_hat) + eps)`` for Adam, ...).
+The L1 proximal step uses it, so that the soft-threshold is ``lr * l1 * D``,
+the proximal operator of the same diagonal metric the optimizer steps in.
+"""
+
+import math
+
+from numba import njit
+
+from ._codes import OPT_ADADELTA, OPT_ADAGRAD, OPT_ADAM, OPT_RMSPROP, OPT_SGD
+
+
+@njit(cache=True)
+def step_constants(code, hp, t, cst):
+    """Fill ``cst`` with the per-step constants of the rule (bias corrections)."""
+    if code == OPT_ADAM:
+        cst[0] = 1.0 - hp[0] ** t
+        cst[1] = 1.0 - hp[1] ** t
+
+
+@njit(cache=True)
+def builtin_update(code, hp, cst, g, theta, state, k, j, lr, t):
+    """Apply the built-in rule ``code`` to coordinate ``(k, j)``; return ``D``."""
+    if code == OPT_SGD:
+        mu = hp[0]
+        if mu != 0.0:
+            if t == 1:
+                buf = g
+            else:
+                buf = mu * state[0, k, j] + (1.0 - hp[1]) * g
+            state[0, k, j] = buf
+            if hp[2] != 0.0:
+                theta[k, j] -= lr * (g + mu * buf)
+            else:
+                theta[k, j] -= lr * buf
+        else:
+            theta[k, j] -= lr * g
+        return 1.0
+    if code == OPT_ADAGRAD:
+        s = state[0, k, j] + g * g
+        state[0, k, j] = s
+        D = 1.0 / (math.sqrt(s) + hp[0])
+        theta[k, j] -= lr * g * D
+        return D
+    if code == OPT_ADADELTA:
+        rho = hp[0]
+        eps = hp[1]
+        v = rho * state[0, k, j] + (1.0 - rho) * g * g
+        state[0, k, j] = v
+        D = math.sqrt(state[1, k, j] + eps) / math.sqrt(v + eps)
+        delta = D * g
+        state[1, k, j] = rho * state[1, k, j] + (1.0 - rho) * delta * delta
+        theta[k, j] -= lr * delta
+        return D
+    if code == OPT_RMSPROP:
+        rho = hp[0]
+        v = rho * state[0, k, j] + (1.0 - rho) * g * g
+        state[0, k, j] = v
+        slot = 1
+        if hp[2] != 0.0:  # centered: subtract the squared running mean
+            m = rho * state[slot, k, j] + (1.0 - rho) * g
+            state[slot, k, j] = m
+            v = v - m * m
+            slot += 1
+        D = 1.0 / (math.sqrt(v) + hp[1])
+        mu = hp[3]
+        if mu > 0.0:
+            buf = mu * state[slot, k, j] + g * D
+            state[slot, k, j] = buf
+            theta[k, j] -= lr * buf
+        else:
+            theta[k, j] -= lr * g * D
+        return D
+    if code == OPT_ADAM:
+        b1 = hp[0]
+        b2 = hp[1]
+        m = b1 * state[0, k, j] + (1.0 - b1) * g
+        v = b2 * state[1, k, j] + (1.0 - b2) * g * g
+        state[0, k, j] = m
+        state[1, k, j] = v
+        if hp[3] != 0.0:  # amsgrad: running max of v
+            if state[2, k, j] > v:
+                v = state[2, k, j]
+            state[2, k, j] = v
+        D = 1.0 / (math.sqrt(v / cst[1]) + hp[2])
+        theta[k, j] -= lr * (m / cst[0]) * D
+        return D
+    return math.nan
+
+
+@njit(cache=True)
+def no_custom_update(g, theta, state, k, j, lr, t, hp):
+    """Placeholder bound in the cached kernels; user optimizers replace it."""
+    return math.nan

@@ -1,0 +1,245 @@
+"""GDRegressor: linear regression trained by mini-batch gradient descent."""
+
+from numbers import Real
+
+import numpy as np
+from sklearn.base import RegressorMixin, _fit_context
+from sklearn.metrics import r2_score
+from sklearn.utils._param_validation import Interval, StrOptions
+
+from ._base import BaseGD
+from ._kernels._codes import MODE_SINGLE
+from .losses import REGRESSION_LOSSES, get_loss
+
+
+class GDRegressor(RegressorMixin, BaseGD):
+    """Linear regression by mini-batch gradient descent with a pluggable optimizer.
+
+    Minimizes ``sum_i s_i L(y_i, x_i . w + b) / sum_i s_i + alpha * R(w)`` over
+    mini-batches of ``batch_size`` rows, with the update rule of ``optimizer`` and the
+    step size ``learning_rate``/``eta0``. The optimum depends on ``alpha``, never on
+    ``batch_size``.
+
+    Parameters
+    ----------
+    loss : {"squared_error", "huber", "epsilon_insensitive", \
+            "squared_epsilon_insensitive", "poisson", "quantile"}, default="squared_error"
+        ``poisson`` uses a log link (``predict`` returns the mean) and needs
+        non-negative targets; ``quantile`` is the pinball loss at ``quantile``.
+    penalty : {"l2", "l1", "elasticnet"} or None, default="l2"
+        ``R(w)``: ``0.5 ||w||^2``, ``||w||_1``, or their ``l1_ratio`` mix. L1 is
+        applied by a proximal step, so coefficients become exactly zero.
+    alpha : float, default=1e-4
+        Regularization strength (per sample).
+    l1_ratio : float, default=0.15
+        L1 share of the elastic-net penalty.
+    fit_intercept : bool, default=True
+    optimizer : str or Optimizer, default="adam"
+        ``"sgd"``, ``"momentum"``, ``"nesterov"``, ``"adagrad"``, ``"adadelta"``,
+        ``"rmsprop"``, ``"adam"``, ``"adamw"`` or an object from :mod:`skgd.optimizers`
+        (its hyper-parameters are tunable as ``optimizer__<name>``).
+    learning_rate : str or Schedule, default="constant"
+        ``"constant"``, ``"invscaling"`` (``eta0 / t**power_t``), ``"optimal"``,
+        ``"adaptive"`` or an object from :mod:`skgd.schedules`.
+    eta0 : float, default=0.01
+        Base step size.
+    power_t : float, default=0.25
+        Exponent of ``"invscaling"``.
+    batch_size : int, default=32
+        Rows per update, clipped to the number of samples (a large value means
+        full-batch gradient descent).
+    max_iter : int, default=1000
+        Maximum number of epochs.
+    tol : float or None, default=1e-3
+        Training stops when the epoch objective (or the validation score with early
+        stopping) has not improved by ``tol`` for ``n_iter_no_change`` epochs.
+    n_iter_no_change : int, default=5
+    shuffle : bool, default=True
+        Shuffle the visiting order each epoch (blocks of contiguous rows for large
+        data, single rows when the data fits in cache).
+    random_state : int, RandomState instance or None, default=None
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the data (or use ``X_val``/``y_val`` given
+        to ``fit``), stop when its R^2 stops improving, and keep the best model.
+    validation_fraction : float, default=0.1
+    warm_start : bool, default=False
+        Continue from the fitted state (coefficients, optimizer state, step counter)
+        on the next ``fit``; ``loss_curve_``, ``n_iter_`` and early stopping restart.
+    average : bool or int, default=False
+        Averaged SGD: expose the average of the parameters from update ``average``
+        (``True`` = 1) on.
+    epsilon : float, default=0.1
+        Threshold of the huber and epsilon-insensitive losses.
+    quantile : float in (0, 1), default=0.5
+        Quantile of ``loss="quantile"``.
+    verbose : int, default=0
+        Print one line per epoch.
+    n_jobs : int or None, default=None
+        Kernel threads; None or -1 use all of Numba's threads.
+    callback : callable or None, default=None
+        ``callback(estimator, info)`` after each epoch; ``info`` holds ``epoch``,
+        ``objective``, ``validation_score``, ``learning_rate``, ``t``, ``seconds`` and the
+        current ``coef``/``intercept``. Returning True stops training.
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (n_features,)
+    intercept_ : ndarray of shape (1,)
+    n_iter_ : int
+        Epochs run by the last ``fit`` (``partial_fit`` adds one per call).
+    t_ : int
+        Parameter updates made so far (the schedule's step counter).
+    loss_curve_ : list of float
+        Regularized objective per epoch.
+    validation_scores_, best_score_, best_iter_ :
+        With early stopping: validation R^2 per epoch, the best one and its epoch.
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_diabetes
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from skgd import GDRegressor
+    >>> X, y = load_diabetes(return_X_y=True)
+    >>> reg = make_pipeline(StandardScaler(), GDRegressor(random_state=0)).fit(X, y)
+    >>> round(reg.score(X, y), 2) > 0.45
+    True
+    """
+
+    _parameter_constraints: dict = {
+        **BaseGD._parameter_constraints,
+        "loss": [StrOptions(set(REGRESSION_LOSSES))],
+        "quantile": [Interval(Real, 0, 1, closed="neither")],
+    }
+    _mode = MODE_SINGLE
+
+    def __init__(
+        self,
+        loss="squared_error",
+        *,
+        penalty="l2",
+        alpha=1e-4,
+        l1_ratio=0.15,
+        fit_intercept=True,
+        optimizer="adam",
+        learning_rate="constant",
+        eta0=0.01,
+        power_t=0.25,
+        batch_size=32,
+        max_iter=1000,
+        tol=1e-3,
+        n_iter_no_change=5,
+        shuffle=True,
+        random_state=None,
+        early_stopping=False,
+        validation_fraction=0.1,
+        warm_start=False,
+        average=False,
+        epsilon=0.1,
+        quantile=0.5,
+        verbose=0,
+        n_jobs=None,
+        callback=None,
+    ):
+        self.loss = loss
+        self.penalty = penalty
+        self.alpha = alpha
+        self.l1_ratio = l1_ratio
+        self.fit_intercept = fit_intercept
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.eta0 = eta0
+        self.power_t = power_t
+        self.batch_size = batch_size
+        self.max_iter = max_iter
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.warm_start = warm_start
+        self.average = average
+        self.epsilon = epsilon
+        self.quantile = quantile
+        self.verbose = verbose
+        self.n_jobs = n_jobs
+        self.callback = callback
+
+    def _is_classifier(self):
+        return False
+
+    def _get_loss_spec(self):
+        return get_loss(self.loss, epsilon=self.epsilon, quantile=self.quantile)
+
+    def _encode_target(self, y, reset, partial, classes=None):
+        return np.ascontiguousarray(y, dtype=np.float64), 1
+
+    def _apply_class_weight(self, sw, y):
+        return sw
+
+    def _baseline(self, y, sw):
+        return self._loss_spec.baseline_margin(y, sw)
+
+    def _coef_is_1d(self):
+        return True
+
+    def _score_raw(self, raw, y, sw):
+        return r2_score(y, self._loss_spec.inverse_link(raw.ravel()), sample_weight=sw)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, coef_init=None, intercept_init=None, sample_weight=None, *,
+            X_val=None, y_val=None, sample_weight_val=None):
+        """Fit the model, running up to ``max_iter`` epochs.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            float32 input is trained in float32; C-contiguous arrays are not copied.
+        y : array-like of shape (n_samples,)
+        coef_init : array-like of shape (n_features,), default=None
+        intercept_init : float or array-like of shape (1,), default=None
+            Without it, a fresh intercept starts at the loss's baseline of the first
+            batch's targets (mean, median, quantile or log-mean).
+        sample_weight : array-like of shape (n_samples,), default=None
+        X_val, y_val, sample_weight_val : validation data for early stopping,
+            used instead of holding out ``validation_fraction``.
+
+        Returns
+        -------
+        self
+        """
+        return self._fit(X, y, coef_init=coef_init, intercept_init=intercept_init,
+                         sample_weight=sample_weight, X_val=X_val, y_val=y_val,
+                         sample_weight_val=sample_weight_val)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, sample_weight=None):
+        """Run one epoch over ``(X, y)``, continuing the whole training state.
+
+        Optimizer moments, the step counter ``t_``, the schedule's position and the
+        averaging state carry over between calls (and through pickling).
+
+        Returns
+        -------
+        self
+        """
+        return self._partial_fit(X, y, sample_weight)
+
+    def predict(self, X):
+        """Predicted values (the mean for ``loss="poisson"``).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
+        return self._loss_spec_fitted().inverse_link(self._raw(X).ravel())
+
+    def _loss_spec_fitted(self):
+        return getattr(self, "_loss_spec", None) or self._get_loss_spec()

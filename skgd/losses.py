@@ -1,0 +1,144 @@
+"""Losses ``L(y, p)`` of a margin ``p = x . w + b``, named as in scikit-learn's SGD.
+
+Each loss gives the kernels an integer code and one float parameter (hinge threshold,
+epsilon, quantile); the kernels compute the value and derivative
+(``skgd._kernels.loss_and_derivative``). The Python side adds what the estimators need
+around them: target checks, the inverse link, and the baseline margin a fresh model's
+intercept starts from.
+
+Classification (targets +-1 per binary problem): ``log_loss``, ``hinge``,
+``squared_hinge``, ``modified_huber``, ``perceptron``; and the softmax cross-entropy of
+``multi_class="multinomial"``. Regression: ``squared_error`` (``0.5 (p - y)^2``),
+``huber``, ``epsilon_insensitive``, ``squared_epsilon_insensitive``, ``poisson`` (log
+link, half deviance) and ``quantile`` (pinball loss).
+
+Examples
+--------
+>>> from skgd.losses import get_loss
+>>> spec = get_loss("huber", epsilon=0.5)
+>>> spec.code, spec.param, spec.is_classification
+(5, 0.5, False)
+"""
+
+import numpy as np
+
+from ._kernels import _codes as C
+
+__all__ = ["LossSpec", "get_loss", "CLASSIFICATION_LOSSES", "REGRESSION_LOSSES"]
+
+
+def _weighted_quantile(y, sw, q):
+    order = np.argsort(y, kind="stable")
+    cw = np.cumsum(sw[order])
+    return float(y[order][min(np.searchsorted(cw, q * cw[-1]), len(y) - 1)])
+
+
+class LossSpec:
+    """A resolved loss: kernel code and parameter plus its Python-side behaviour."""
+
+    is_classification = False
+    has_proba = False
+    #: How a fresh model's intercept starts: "zero", "mean", "median", "quantile",
+    #: "log_mean" or "log_odds" of the (first batch's) targets.
+    baseline = "zero"
+
+    def __init__(self, name, code, param=0.0):
+        self.name = name
+        self.code = code
+        self.param = float(param)
+
+    def __repr__(self):
+        return f"LossSpec({self.name!r}, param={self.param})"
+
+    def check_target(self, y):
+        """Raise ValueError if ``y`` is outside the loss's domain."""
+
+    def inverse_link(self, raw):
+        return raw
+
+    def baseline_margin(self, y, sw):
+        """Margin a fresh intercept starts from, given targets ``y`` and weights ``sw``.
+
+        It only moves the starting point, never the optimum, and saves the many steps a
+        constant-step optimizer needs to carry the intercept to the targets' level.
+        """
+        if sw.sum() <= 0:
+            return 0.0
+        if self.baseline == "mean":
+            return float(np.average(y, weights=sw))
+        if self.baseline == "median":
+            return _weighted_quantile(y, sw, 0.5)
+        if self.baseline == "quantile":
+            return _weighted_quantile(y, sw, self.param)
+        if self.baseline == "log_mean":
+            return float(np.log(max(np.average(y, weights=sw), 1e-12)))
+        if self.baseline == "log_odds":  # y in {-1, +1}
+            p = np.clip(np.average(y > 0, weights=sw), 1e-6, 1 - 1e-6)
+            return float(np.log(p / (1 - p)))
+        return 0.0
+
+
+class _Classification(LossSpec):
+    is_classification = True
+
+
+class _Probabilistic(_Classification):
+    has_proba = True
+
+
+class _LogLoss(_Probabilistic):
+    baseline = "log_odds"
+
+
+class _Regression(LossSpec):
+    baseline = "mean"
+
+
+class _Median(_Regression):
+    baseline = "median"
+
+
+class _Poisson(_Regression):
+    baseline = "log_mean"
+
+    def check_target(self, y):
+        if np.any(y < 0):
+            raise ValueError(
+                "loss='poisson' requires non-negative targets (counts or rates); "
+                f"got a minimum of {np.min(y)}."
+            )
+
+    def inverse_link(self, raw):
+        return np.exp(raw)
+
+
+class _Quantile(_Regression):
+    baseline = "quantile"
+
+
+CLASSIFICATION_LOSSES = {
+    "log_loss": lambda p: _LogLoss("log_loss", C.LOSS_LOG),
+    "hinge": lambda p: _Classification("hinge", C.LOSS_HINGE, 1.0),
+    "squared_hinge": lambda p: _Classification("squared_hinge", C.LOSS_SQUARED_HINGE, 1.0),
+    "modified_huber": lambda p: _Probabilistic("modified_huber", C.LOSS_MODIFIED_HUBER),
+    "perceptron": lambda p: _Classification("perceptron", C.LOSS_HINGE, 0.0),
+}
+REGRESSION_LOSSES = {
+    "squared_error": lambda p: _Regression("squared_error", C.LOSS_SQUARED),
+    "huber": lambda p: _Median("huber", C.LOSS_HUBER, p["epsilon"]),
+    "epsilon_insensitive": lambda p: _Median(
+        "epsilon_insensitive", C.LOSS_EPSILON_INSENSITIVE, p["epsilon"]),
+    "squared_epsilon_insensitive": lambda p: _Regression(
+        "squared_epsilon_insensitive", C.LOSS_SQUARED_EPSILON_INSENSITIVE, p["epsilon"]),
+    "poisson": lambda p: _Poisson("poisson", C.LOSS_POISSON),
+    "quantile": lambda p: _Quantile("quantile", C.LOSS_QUANTILE, p["quantile"]),
+}
+
+
+def get_loss(name, epsilon=0.1, quantile=0.5):
+    """Resolve a loss name into a :class:`LossSpec`."""
+    params = {"epsilon": epsilon, "quantile": quantile}
+    for table in (CLASSIFICATION_LOSSES, REGRESSION_LOSSES):
+        if name in table:
+            return table[name](params)
+    raise ValueError(f"Unknown loss {name!r}.")

@@ -1,0 +1,167 @@
+"""Step-size schedules: functions of the update counter ``t`` (starting at 1).
+
+The estimator's ``learning_rate`` is a name (scikit-learn's ``"constant"``,
+``"invscaling"``, ``"optimal"``, ``"adaptive"``) or one of the objects below. Every
+schedule takes its base value from the estimator's ``eta0``; ``t`` counts parameter
+updates (mini-batches) and keeps counting across epochs, ``partial_fit`` calls and
+``warm_start`` fits, so a schedule resumes where it stopped.
+
+Examples
+--------
+>>> from skgd import GDClassifier
+>>> from skgd.schedules import Cosine
+>>> clf = GDClassifier(learning_rate=Cosine(period=1000), eta0=0.05)
+"""
+
+import math
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.utils._param_validation import Interval
+
+from ._kernels._codes import (
+    SCHED_CONSTANT,
+    SCHED_COSINE,
+    SCHED_EXPONENTIAL,
+    SCHED_INVSCALING,
+    SCHED_OPTIMAL,
+    SCHED_WARMUP,
+)
+
+__all__ = ["Schedule", "Constant", "InvScaling", "Optimal", "Adaptive", "Exponential",
+           "Cosine", "WarmUp", "get_schedule"]
+
+
+class Schedule(BaseEstimator):
+    """Base class: :meth:`kernel_args` returns ``(code, float64 params)``."""
+
+    _parameter_constraints: dict = {}
+    #: Adaptive schedules are changed between epochs by the training loop.
+    adaptive = False
+
+    def kernel_args(self, est, eta):
+        raise NotImplementedError
+
+
+class Constant(Schedule):
+    """``lr = eta0``."""
+
+    def kernel_args(self, est, eta):
+        return SCHED_CONSTANT, np.array([eta])
+
+
+class Adaptive(Constant):
+    """``lr = eta0``, divided by 5 each time ``n_iter_no_change`` epochs fail to
+    improve the training objective (or the validation score) by ``tol``."""
+
+    adaptive = True
+
+
+class InvScaling(Schedule):
+    """``lr = eta0 / t ** power_t`` (``power_t`` from the estimator if None)."""
+
+    _parameter_constraints = {"power_t": [Interval(Real, None, None, closed="neither"), None]}
+
+    def __init__(self, power_t=None):
+        self.power_t = power_t
+
+    def kernel_args(self, est, eta):
+        p = est.power_t if self.power_t is None else self.power_t
+        return SCHED_INVSCALING, np.array([eta, p])
+
+
+class Optimal(Schedule):
+    """scikit-learn's ``"optimal"``: ``lr = 1 / (alpha (t0 + t - 1))``.
+
+    ``t0 = 1 / (typw * alpha)`` with the typical weight ``typw = 1 / sqrt(sqrt(alpha))``
+    (Leon Bottou's heuristic, as scikit-learn computes it for its losses, whose
+    derivative there is never above 1). Needs ``alpha > 0``.
+    """
+
+    def kernel_args(self, est, eta):
+        alpha = float(est.alpha)
+        if alpha <= 0:
+            raise ValueError("learning_rate='optimal' requires alpha > 0; "
+                             "use another learning_rate for alpha=0.")
+        typw = math.sqrt(1.0 / math.sqrt(alpha))
+        return SCHED_OPTIMAL, np.array([alpha, 1.0 / (typw * alpha)])
+
+
+class Exponential(Schedule):
+    """``lr = eta0 * gamma ** (t - 1)``.
+
+    Parameters
+    ----------
+    gamma : float in (0, 1], default=0.999
+    """
+
+    _parameter_constraints = {"gamma": [Interval(Real, 0, 1, closed="right")]}
+
+    def __init__(self, gamma=0.999):
+        self.gamma = gamma
+
+    def kernel_args(self, est, eta):
+        return SCHED_EXPONENTIAL, np.array([eta, self.gamma])
+
+
+class Cosine(Schedule):
+    """Cosine annealing from ``eta0`` to ``eta_min`` over ``period`` updates, restarting.
+
+    Parameters
+    ----------
+    period : int, default=1000
+    eta_min : float, default=0.0
+    """
+
+    _parameter_constraints = {
+        "period": [Interval(Integral, 1, None, closed="left")],
+        "eta_min": [Interval(Real, 0, None, closed="left")],
+    }
+
+    def __init__(self, period=1000, eta_min=0.0):
+        self.period = period
+        self.eta_min = eta_min
+
+    def kernel_args(self, est, eta):
+        return SCHED_COSINE, np.array([eta, self.eta_min, float(self.period)])
+
+
+class WarmUp(Schedule):
+    """Linear warm-up to ``eta0`` over ``steps`` updates, then constant.
+
+    Parameters
+    ----------
+    steps : int, default=100
+    """
+
+    _parameter_constraints = {"steps": [Interval(Integral, 1, None, closed="left")]}
+
+    def __init__(self, steps=100):
+        self.steps = steps
+
+    def kernel_args(self, est, eta):
+        return SCHED_WARMUP, np.array([eta, float(self.steps)])
+
+
+SCHEDULES = {
+    "constant": Constant,
+    "invscaling": InvScaling,
+    "optimal": Optimal,
+    "adaptive": Adaptive,
+    "exponential": Exponential,
+    "cosine": Cosine,
+    "warmup": WarmUp,
+}
+
+
+def get_schedule(learning_rate):
+    """Return a validated schedule object for a name or a copy of an object."""
+    from sklearn.base import clone
+
+    if isinstance(learning_rate, str):
+        sched = SCHEDULES[learning_rate]()
+    else:
+        sched = clone(learning_rate)
+    sched._validate_params()
+    return sched
