@@ -476,6 +476,8 @@ class BaseGD(BaseEstimator):
             state.rng = rng
         else:
             state = self._continued_state(n_out, X.shape[1], optimizer)
+            if state.rng is None:  # continuing a model trained by fit
+                state.rng = check_random_state(self.random_state)
         state, report = self._train(data, state, n_epochs=1, rng=state.rng, fit_call=False)
         self._commit(state)
         self.loss_curve_ = list(getattr(self, "loss_curve_", [])) + report["loss_curve"]
