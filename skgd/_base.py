@@ -1,6 +1,7 @@
 """Shared estimator logic: parameters, data preparation, training state, epoch loop."""
 
 import copy
+import functools
 import time
 import warnings
 from numbers import Integral, Real
@@ -32,6 +33,26 @@ SHUFFLE_BLOCK_BYTES = 4096
 SHUFFLE_ROWS_IN_CACHE_BYTES = 8 << 20
 
 _CUSTOM_KERNELS = {}
+
+
+def transactional(method):
+    """Run a fitting method so that, if it raises, the estimator is left as it was.
+
+    Fitting replaces attributes and never modifies fitted arrays in place (training
+    works on a copy of the state), so restoring the attribute dict is enough.
+    """
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        saved = dict(self.__dict__)
+        try:
+            return method(self, *args, **kwargs)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(saved)
+            raise
+
+    return wrapper
 
 
 class TrainState:
@@ -180,8 +201,9 @@ class BaseGD(BaseEstimator):
                                  "and one feature are required.")
         return X, y
 
-    def _sample_weight(self, sample_weight, X):
-        sw = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
+    def _sample_weight(self, sample_weight, X, allow_all_zero=False):
+        sw = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True,
+                                  allow_all_zero_weights=allow_all_zero)
         if sw is sample_weight:
             sw = sw.copy()
         return sw
@@ -347,8 +369,9 @@ class BaseGD(BaseEstimator):
                     *Xargs, data.y, data.sw, order, batch_size, state.theta, state.opt_state,
                     avg, work, spec, state.t, state.opt_t)
             params = state.params()
-            objective = (lsum / wsum if wsum > 0 else 0.0) + penalty_value(
-                params[:, :-1], self.penalty, self.alpha, self.l1_ratio)
+            with np.errstate(over="ignore", invalid="ignore"):  # checked just below
+                objective = (lsum / wsum if wsum > 0 else 0.0) + penalty_value(
+                    params[:, :-1], self.penalty, self.alpha, self.l1_ratio)
             if not (np.isfinite(objective) and np.all(np.isfinite(state.theta))):
                 raise DivergenceError(
                     f"Training diverged at epoch {epoch} (step {state.t}): the objective or "
@@ -410,13 +433,14 @@ class BaseGD(BaseEstimator):
         raw = self._raw_from(Xv, params[:, :-1], params[:, -1])
         return float(self._score_raw(raw, yv, swv))
 
+    @transactional
     def _fit(self, X, y, *, coef_init=None, intercept_init=None, sample_weight=None,
              X_val=None, y_val=None, sample_weight_val=None):
         warm = self.warm_start and hasattr(self, "_state")
         X, y = self._validate_X_y(X, y, reset=True)
         sw = self._sample_weight(sample_weight, X)
         target, n_out = self._encode_target(y, reset=not warm, partial=False)
-        sw = self._apply_class_weight(sw, y)
+        sw = self._apply_class_weight(sw, y, partial=False)
         if not np.any(sw > 0):
             raise ValueError("All sample weights are zero: there is nothing to fit.")
         self._components = self._resolve_components()
@@ -458,12 +482,13 @@ class BaseGD(BaseEstimator):
         self._epoch_order(data, peek, self._block_size(data, batch_size), order)
         return order[:batch_size]
 
+    @transactional
     def _partial_fit(self, X, y, sample_weight, classes=None):
         first = not hasattr(self, "_state")
         X, y = self._validate_X_y(X, y, reset=first)
-        sw = self._sample_weight(sample_weight, X)
+        sw = self._sample_weight(sample_weight, X, allow_all_zero=True)
         target, n_out = self._encode_target(y, reset=first, partial=True, classes=classes)
-        sw = self._apply_class_weight(sw, y)
+        sw = self._apply_class_weight(sw, y, partial=not first)
         self._components = self._resolve_components()
         self._loss_spec.check_target(target)
         data = _TrainData(X, target, sw, np.arange(X.shape[0], dtype=np.int64))

@@ -186,19 +186,20 @@ n_features_in_, feature_names_in_ :
         self.classes_ = new_classes
         self._mode = self._resolved_mode(new_classes.shape[0])
         idx = np.searchsorted(new_classes, y)
-        self._y_index = idx
         if self._mode == MODE_SINGLE:
             return np.where(idx == 1, 1.0, -1.0), 1
         return idx.astype(np.float64), new_classes.shape[0]
 
-    def _apply_class_weight(self, sw, y):
+    def _apply_class_weight(self, sw, y, partial):
+        """Multiply ``sw`` by the class weights; ``partial`` continues a partial_fit
+        stream, whose "balanced" weights were fixed by its first chunk."""
         if self.class_weight is None:
-            self._class_weight = None
+            self._class_weight_frozen = None
             return sw
-        idx = self._y_index
+        idx = np.searchsorted(self.classes_, y)
         n_classes = self.classes_.shape[0]
         if self.class_weight == "balanced":
-            if getattr(self, "_class_weight_frozen", None) is not None and hasattr(self, "_state"):
+            if partial and getattr(self, "_class_weight_frozen", None) is not None:
                 weights = self._class_weight_frozen
             else:
                 counts = np.bincount(idx, minlength=n_classes).astype(np.float64)

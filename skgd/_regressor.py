@@ -177,7 +177,7 @@ class GDRegressor(RegressorMixin, BaseGD):
     def _encode_target(self, y, reset, partial, classes=None):
         return np.ascontiguousarray(y, dtype=np.float64), 1
 
-    def _apply_class_weight(self, sw, y):
+    def _apply_class_weight(self, sw, y, partial):
         return sw
 
     def _baseline(self, y, sw):
@@ -239,7 +239,4 @@ class GDRegressor(RegressorMixin, BaseGD):
         -------
         ndarray of shape (n_samples,)
         """
-        return self._loss_spec_fitted().inverse_link(self._raw(X).ravel())
-
-    def _loss_spec_fitted(self):
-        return getattr(self, "_loss_spec", None) or self._get_loss_spec()
+        return self._loss_spec.inverse_link(self._raw(X).ravel())

@@ -1,0 +1,314 @@
+"""Training control and online learning: partial_fit, early stopping, averaging,
+warm_start, callbacks, verbose, divergence."""
+
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_breast_cancer, load_diabetes, load_digits
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import SGDClassifier
+from sklearn.model_selection import train_test_split
+from sklearn.neural_network import MLPClassifier
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from skgd import DivergenceError, GDClassifier, GDRegressor
+from skgd.optimizers import OPTIMIZERS
+
+
+@pytest.fixture(scope="module")
+def digits():
+    X, y = load_digits(return_X_y=True)
+    return StandardScaler().fit_transform(X), y
+
+
+@pytest.fixture(scope="module")
+def diabetes():
+    X, y = load_diabetes(return_X_y=True)
+    return StandardScaler().fit_transform(X), y
+
+
+def _chunks(n, n_chunks):
+    bounds = np.linspace(0, n, n_chunks + 1).astype(int)
+    return list(zip(bounds[:-1], bounds[1:]))
+
+
+# ---------------------------------------------------------------- partial_fit == fit
+@pytest.mark.parametrize("optimizer", sorted(OPTIMIZERS))
+@pytest.mark.parametrize("multi_class", ["ovr", "multinomial"])
+def test_chunked_partial_fit_equals_fit_classifier(digits, optimizer, multi_class):
+    X, y = digits
+    X, y = X[:1600], y[:1600]  # ten chunks of 160 rows, batch 16: same batch boundaries
+    kw = dict(optimizer=optimizer, batch_size=16, shuffle=False, multi_class=multi_class,
+              average=40, learning_rate="invscaling", eta0=0.05, penalty="elasticnet",
+              alpha=1e-3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        full = GDClassifier(max_iter=1, **kw).fit(X, y)
+    online = GDClassifier(**kw)
+    for lo, hi in _chunks(len(y), 10):
+        online.partial_fit(X[lo:hi], y[lo:hi], classes=np.unique(y))
+    np.testing.assert_array_equal(full.coef_, online.coef_)
+    np.testing.assert_array_equal(full.intercept_, online.intercept_)
+    assert full.t_ == online.t_ == 100
+
+
+@pytest.mark.parametrize("loss", ["squared_error", "huber", "poisson", "quantile"])
+def test_chunked_partial_fit_equals_fit_regressor(diabetes, loss):
+    X, y = diabetes
+    X, y = X[:400], y[:400]
+    y = y / 100.0
+    kw = dict(loss=loss, batch_size=8, shuffle=False, optimizer="rmsprop", eta0=0.01)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        full = GDRegressor(max_iter=1, **kw).fit(X, y)
+    online = GDRegressor(**kw)
+    for lo, hi in _chunks(len(y), 10):
+        online.partial_fit(X[lo:hi], y[lo:hi])
+    np.testing.assert_array_equal(full.coef_, online.coef_)
+    np.testing.assert_array_equal(full.intercept_, online.intercept_)
+
+
+def test_partial_fit_state_survives_pickle(digits):
+    X, y = digits
+    classes = np.unique(y)
+    a = GDClassifier(optimizer="adam", batch_size=32, random_state=3, average=True)
+    b = GDClassifier(optimizer="adam", batch_size=32, random_state=3, average=True)
+    for i, (lo, hi) in enumerate(_chunks(len(y), 6)):
+        a.partial_fit(X[lo:hi], y[lo:hi], classes=classes)
+        b.partial_fit(X[lo:hi], y[lo:hi], classes=classes)
+        b = pickle.loads(pickle.dumps(b))  # moments, t_, averaging and shuffling stream
+    np.testing.assert_array_equal(a.coef_, b.coef_)
+    assert a.t_ == b.t_
+
+
+def test_partial_fit_keeps_optimizer_state(digits):
+    """A resumed Adam continues its moments: it differs from a restart from coef_."""
+    X, y = digits
+    classes = np.unique(y)
+    est = GDClassifier(optimizer="adam", shuffle=False).partial_fit(X[:900], y[:900],
+                                                                      classes=classes)
+    restart = GDClassifier(optimizer="adam", shuffle=False)
+    restart.partial_fit(X[:900], y[:900], classes=classes)
+    state = est._state.copy()
+    assert np.any(state.opt_state != 0) and state.t == est.t_
+    est.partial_fit(X[900:], y[900:])
+    fresh = GDClassifier(optimizer="adam", shuffle=False, multi_class="multinomial")
+    fresh.fit(X[900:], y[900:], coef_init=restart.coef_, intercept_init=restart.intercept_)
+    assert not np.allclose(est.coef_, fresh.coef_)
+
+
+def test_all_zero_weight_chunk_changes_nothing(digits):
+    X, y = digits
+    est = GDClassifier(random_state=0).partial_fit(X[:500], y[:500], classes=np.unique(y))
+    before = (est.coef_.copy(), est.intercept_.copy(), est.t_, est._state.opt_state.copy())
+    est.partial_fit(X[500:700], y[500:700], sample_weight=np.zeros(200))
+    np.testing.assert_array_equal(est.coef_, before[0])
+    np.testing.assert_array_equal(est.intercept_, before[1])
+    assert est.t_ == before[2]
+    np.testing.assert_array_equal(est._state.opt_state, before[3])
+
+
+def test_partial_fit_classes_contract(digits):
+    X, y = digits
+    est = GDClassifier()
+    with pytest.raises(ValueError, match="classes must be passed"):
+        est.partial_fit(X[:100], y[:100])
+    est.partial_fit(X[:100], y[:100], classes=np.arange(10))
+    with pytest.raises(ValueError, match="not in classes"):
+        est.partial_fit(X[:10], y[:10] + 20)
+    with pytest.raises(ValueError, match="not the same"):
+        est.partial_fit(X[:10], y[:10], classes=np.arange(11))
+
+
+def test_partial_fit_balanced_class_weight_from_first_chunk(digits):
+    X, y = digits
+    mask = (y == 0) | (y == 1)
+    X, y = X[mask], y[mask]
+    y = y.copy()
+    keep = np.r_[np.flatnonzero(y == 0), np.flatnonzero(y == 1)[:30]]
+    X, y = X[keep], y[keep]
+    est = GDClassifier(class_weight="balanced", shuffle=False)
+    est.partial_fit(X, y, classes=[0, 1])
+    counts = np.bincount(y)
+    np.testing.assert_allclose(est._class_weight_frozen, len(y) / (2 * counts))
+    first = est._class_weight_frozen.copy()
+    est.partial_fit(X[y == 0], y[y == 0])  # later chunks keep the first chunk's weights
+    np.testing.assert_array_equal(est._class_weight_frozen, first)
+
+
+# ---------------------------------------------------------------- early stopping
+def test_early_stopping_restores_best_model(digits):
+    X, y = digits
+    Xtr, Xval, ytr, yval = train_test_split(X, y, test_size=0.25, random_state=0)
+    est = GDClassifier(early_stopping=True, n_iter_no_change=4, eta0=0.05, random_state=0)
+    est.fit(Xtr, ytr, X_val=Xval, y_val=yval)
+    assert est.best_score_ == max(est.validation_scores_)
+    assert est.validation_scores_[est.best_iter_ - 1] == est.best_score_
+    assert est.score(Xval, yval) == pytest.approx(est.best_score_, abs=1e-12)
+    assert est.n_iter_ == len(est.validation_scores_) == len(est.loss_curve_)
+
+
+def test_early_stopping_holds_out_stratified_fraction(digits):
+    X, y = digits
+    seen = []
+
+    def callback(est, info):
+        seen.append(info["validation_score"])
+
+    est = GDClassifier(early_stopping=True, validation_fraction=0.2, random_state=0,
+                       callback=callback, max_iter=5, tol=None).fit(X, y)
+    assert len(seen) == 5 and all(s is not None for s in seen)
+    # The validation rows are never trained on: t_ counts batches over 80% of the rows.
+    n_train = len(y) - int(np.ceil(0.2 * len(y)))
+    assert est.t_ == 5 * int(np.ceil(n_train / est.batch_size))
+
+
+def test_early_stopping_regressor_uses_r2(diabetes):
+    X, y = diabetes
+    est = GDRegressor(early_stopping=True, random_state=0, n_iter_no_change=3).fit(X, y)
+    assert -1 < est.best_score_ <= 1
+    assert est.best_score_ == max(est.validation_scores_)
+
+
+@pytest.mark.parametrize("loader", [load_digits, load_breast_cancer])
+def test_early_stopping_scores_against_sklearn(loader):
+    X, y = loader(return_X_y=True)
+    Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=0.3, random_state=0, stratify=y)
+    scores = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for name, est in {
+            "skgd": GDClassifier(early_stopping=True, random_state=0),
+            "sgd": SGDClassifier(early_stopping=True, random_state=0),
+            "mlp": MLPClassifier(hidden_layer_sizes=(), early_stopping=True, random_state=0,
+                                 max_iter=500),
+        }.items():
+            model = make_pipeline(StandardScaler(), est).fit(Xtr, ytr)
+            scores[name] = model.score(Xte, yte)
+    assert scores["skgd"] >= scores["sgd"] - 1e-12, scores
+    assert scores["skgd"] >= scores["mlp"] - 0.01, scores
+
+
+def test_validation_set_errors(digits):
+    X, y = digits
+    with pytest.raises(ValueError, match="y_val"):
+        GDClassifier().fit(X, y, X_val=X[:10])
+    with pytest.raises(ValueError, match="not in the training data"):
+        GDClassifier().fit(X[y < 5], y[y < 5], X_val=X[:50], y_val=y[:50])
+
+
+# ---------------------------------------------------------------- averaging
+@pytest.mark.parametrize("optimizer", sorted(OPTIMIZERS))
+def test_average_is_mean_of_iterates(diabetes, optimizer):
+    X, y = diabetes
+    X, y = X[:200], y[:200] / 100
+    iterates = []
+
+    def record(est, info):
+        pass
+
+    # One update per epoch (full batch): the average from update 3 on is the mean of
+    # the plain iterates of updates 3..N, which a run without averaging exposes.
+    kw = dict(optimizer=optimizer, batch_size=1000, shuffle=False, tol=None, eta0=0.05,
+              intercept_init=None)
+    kw.pop("intercept_init")
+    for n in range(1, 9):
+        plain = GDRegressor(max_iter=n, **kw).fit(X, y)
+        iterates.append(np.r_[plain.coef_, plain.intercept_])
+    avg = GDRegressor(max_iter=8, average=3, **kw).fit(X, y)
+    expected = np.mean(iterates[2:], axis=0)
+    np.testing.assert_allclose(np.r_[avg.coef_, avg.intercept_], expected, rtol=1e-10)
+
+
+# ---------------------------------------------------------------- warm start
+def test_warm_start_continues_state(digits):
+    X, y = digits
+    kw = dict(optimizer="adam", shuffle=False, tol=None)
+    one = GDClassifier(max_iter=4, **kw).fit(X, y)
+    two = GDClassifier(max_iter=2, warm_start=True, **kw).fit(X, y)
+    two.fit(X, y)
+    np.testing.assert_allclose(one.coef_, two.coef_, rtol=1e-12, atol=1e-14)
+    assert two.t_ == one.t_ and two.n_iter_ == 2 and len(two.loss_curve_) == 2
+
+
+def test_warm_start_with_changed_optimizer_resets_moments(digits):
+    X, y = digits
+    est = GDClassifier(max_iter=2, tol=None, warm_start=True, optimizer="adam").fit(X, y)
+    t = est.t_
+    est.set_params(optimizer="momentum").fit(X, y)
+    assert est._state.opt_t == est.t_ - t  # fresh moments, step counter continued
+    assert est._state.opt_state.shape[0] == 1
+
+
+# ---------------------------------------------------------------- stopping & reporting
+def test_tol_stops_on_regularized_objective(diabetes):
+    X, y = diabetes
+    est = GDRegressor(alpha=0.1, tol=1e-3, n_iter_no_change=3, random_state=0).fit(X, y)
+    curve = np.array(est.loss_curve_)
+    assert est.n_iter_ == len(curve) < est.max_iter
+    # The curve includes alpha * R(w): recompute the last value's penalty part.
+    pen = 0.5 * 0.1 * np.dot(est.coef_, est.coef_)
+    assert curve[-1] > pen
+
+
+def test_convergence_warning_only_with_tol(digits):
+    X, y = digits
+    with pytest.warns(ConvergenceWarning, match="max_iter"):
+        GDClassifier(max_iter=2, tol=1e-12).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        GDClassifier(max_iter=2, tol=None).fit(X, y)
+
+
+def test_callback_can_stop_and_sees_figures(digits):
+    X, y = digits
+    infos = []
+
+    def cb(est, info):
+        infos.append(info)
+        return info["epoch"] == 3
+
+    est = GDClassifier(callback=cb, tol=None, max_iter=50).fit(X, y)
+    assert est.n_iter_ == 3 and len(infos) == 3
+    assert {"epoch", "objective", "validation_score", "learning_rate", "t", "seconds",
+            "coef", "intercept"} <= set(infos[0])
+    np.testing.assert_array_equal(infos[-1]["coef"], est.coef_)
+
+
+def test_verbose_prints_one_line_per_epoch(digits, capsys):
+    X, y = digits
+    GDClassifier(verbose=1, max_iter=3, tol=None).fit(X, y)
+    lines = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("-- Epoch")]
+    assert len(lines) == 3
+    assert "objective" in lines[0] and "learning rate" in lines[0] and "time" in lines[0]
+
+
+# ---------------------------------------------------------------- divergence
+def _snapshot(est):
+    return pickle.dumps(est.__dict__)
+
+
+@pytest.mark.parametrize("how", ["partial_fit", "warm_start"])
+def test_divergence_keeps_last_good_state(diabetes, how):
+    X, y = diabetes
+    est = GDRegressor(optimizer="sgd", eta0=1e-3, warm_start=True, max_iter=3, tol=None)
+    est.fit(X, y)
+    est.set_params(eta0=1e8)
+    before = _snapshot(est)
+    with pytest.raises(DivergenceError, match="epoch 1"):
+        if how == "partial_fit":
+            est.partial_fit(X * 1e3, y)
+        else:
+            est.fit(X * 1e3, y)
+    assert _snapshot(est) == before
+
+
+def test_failed_fit_on_unfitted_estimator_leaves_it_unfitted(diabetes):
+    X, y = diabetes
+    est = GDRegressor(optimizer="sgd", eta0=1e8)
+    with pytest.raises(DivergenceError):
+        est.fit(X * 1e3, y)
+    assert not hasattr(est, "coef_") and not hasattr(est, "n_features_in_")
