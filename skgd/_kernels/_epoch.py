@@ -47,7 +47,7 @@ _FM = {"reassoc", "contract"}
 _custom_update = no_custom_update
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def learning_rate(code, sp, t):
     """Step size of schedule ``code`` with parameters ``sp`` at update ``t >= 1``."""
     if code == SCHED_CONSTANT:
@@ -84,12 +84,12 @@ def fill_order(blocks, block, rows, out):
     return pos
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def n_chunks(m):
     return max(1, min(MAX_CHUNKS, m // ROWS_PER_CHUNK))
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _sample_derivatives(spec, yi, pbuf, dbuf):
     """Loss of one sample given its K margins ``pbuf``; derivatives into ``dbuf``."""
     if spec.mode == MODE_MULTINOMIAL:
@@ -106,7 +106,7 @@ def _sample_derivatives(spec, yi, pbuf, dbuf):
     return total
 
 
-@njit(fastmath=_FM, cache=True)
+@njit(fastmath=_FM, cache=True, inline="always")
 def _dense_chunk(X, y, sw, rows, theta, g, st, pbuf, dbuf, spec):
     K, D1 = theta.shape
     d = D1 - 1
@@ -135,7 +135,7 @@ def _dense_chunk(X, y, sw, rows, theta, g, st, pbuf, dbuf, spec):
     st[1] = wsum
 
 
-@njit(fastmath=_FM, cache=True)
+@njit(fastmath=_FM, cache=True, inline="always")
 def _csr_chunk(data, indices, indptr, y, sw, rows, theta, g, st, pbuf, dbuf, spec):
     K, D1 = theta.shape
     d = D1 - 1
@@ -165,7 +165,7 @@ def _csr_chunk(data, indices, indptr, y, sw, rows, theta, g, st, pbuf, dbuf, spe
     st[1] = wsum
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _update_one(idx, theta, state, avg, G, C, inv_w, spec, cst, lr, t, opt_t):
     K, D1 = theta.shape
     k = idx // D1
@@ -216,7 +216,7 @@ def _update(theta, state, avg, G, C, inv_w, spec, cst, t, opt_t):
             _update_one(idx, theta, state, avg, G, C, inv_w, spec, cst, lr, t, opt_t)
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, fastmath=_FM, cache=True)
 def _dense_batch(X, y, sw, rows, theta, state, avg, work, spec, t, opt_t):
     G, stats, bufs, cst = work
     K = theta.shape[0]
@@ -240,7 +240,7 @@ def _dense_batch(X, y, sw, rows, theta, state, avg, work, spec, t, opt_t):
     return lsum, wsum
 
 
-@njit(cache=True)
+@njit(fastmath=_FM, cache=True)
 def _csr_batch(data, indices, indptr, y, sw, rows, theta, state, avg, work, spec, t, opt_t):
     G, stats, bufs, cst = work
     K = theta.shape[0]

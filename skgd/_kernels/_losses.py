@@ -18,7 +18,7 @@ from ._codes import (
 )
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def loss_and_derivative(code, param, p, y):
     """Return ``(L(y, p), dL/dp)`` for one margin ``p``.
 
@@ -87,7 +87,7 @@ def loss_and_derivative(code, param, p, y):
     return math.nan, math.nan
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def softmax_loss_and_derivative(p, yk, out):
     """Multinomial cross-entropy of margins ``p`` (K,) for class index ``yk``.
 

@@ -18,7 +18,7 @@ from numba import njit
 from ._codes import OPT_ADADELTA, OPT_ADAGRAD, OPT_ADAM, OPT_RMSPROP, OPT_SGD
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def step_constants(code, hp, t, cst):
     """Fill ``cst`` with the per-step constants of the rule (bias corrections)."""
     if code == OPT_ADAM:
@@ -26,7 +26,7 @@ def step_constants(code, hp, t, cst):
         cst[1] = 1.0 - hp[1] ** t
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def builtin_update(code, hp, cst, g, theta, state, k, j, lr, t):
     """Apply the built-in rule ``code`` to coordinate ``(k, j)``; return ``D``."""
     if code == OPT_SGD:
