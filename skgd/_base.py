@@ -66,6 +66,7 @@ class TrainState:
     """
 
     def __init__(self, theta, opt_state, opt_key, avg, t=0, opt_t=0, eta=None, rng=None):
+        self.eta0 = None  # the eta0 that ``eta`` descends from
         self.theta = theta
         self.opt_state = opt_state
         self.opt_key = opt_key
@@ -344,8 +345,10 @@ class BaseGD(BaseEstimator):
         n_rows = data.rows.shape[0]
         batch_size = self._batch_size(n_rows)
         threads = effective_threads(self.n_jobs)
-        if state.eta is None or not schedule.adaptive:
+        # The adaptive rate carries over between partial_fit calls, unless eta0 changed.
+        if state.eta is None or not schedule.adaptive or state.eta0 != self.eta0:
             state.eta = float(self.eta0)
+        state.eta0 = self.eta0
         spec, kernel, work = self._kernel_args(data, state, optimizer, schedule, l2, l1,
                                                self._mode, threads, batch_size)
         block = self._block_size(data, batch_size)
@@ -361,60 +364,62 @@ class BaseGD(BaseEstimator):
         no_improve = 0
         stopped = converged = False
         epoch = 0
-        for epoch in range(1, n_epochs + 1):
-            tic = time.perf_counter()
-            self._epoch_order(data, rng, block, order)
-            with kernel_threads(threads):
+        # Threads are set once per fit, and only if a kernel will open a parallel region.
+        parallel = spec.par_rows or spec.par_update
+        with kernel_threads(threads if parallel else 1):
+            for epoch in range(1, n_epochs + 1):
+                tic = time.perf_counter()
+                self._epoch_order(data, rng, block, order)
                 lsum, wsum, state.t, state.opt_t = kernel(
                     *Xargs, data.y, data.sw, order, batch_size, state.theta, state.opt_state,
                     avg, work, spec, state.t, state.opt_t)
-            params = state.params()
-            with np.errstate(over="ignore", invalid="ignore"):  # checked just below
-                objective = (lsum / wsum if wsum > 0 else 0.0) + penalty_value(
-                    params[:, :-1], self.penalty, self.alpha, self.l1_ratio)
-            if not (np.isfinite(objective) and np.all(np.isfinite(state.theta))):
-                raise DivergenceError(
-                    f"Training diverged at epoch {epoch} (step {state.t}): the objective or "
-                    "the coefficients are no longer finite. Try a smaller eta0, scaling the "
-                    "features (e.g. StandardScaler), or an adaptive optimizer such as 'adam'. "
-                    "The estimator's previous state was kept."
-                )
-            curve.append(objective)
-            score = None
-            if validation is not None:
-                score = self._validation_score(validation, params)
-                val_scores.append(score)
-            lr = K.learning_rate(spec.sched_code, spec.sched_params, max(state.t, 1))
-            info = {"epoch": epoch, "objective": objective, "validation_score": score,
-                    "learning_rate": lr, "t": state.t, "seconds": time.perf_counter() - tic,
-                    "coef": params[:, :-1], "intercept": params[:, -1]}
-            if self.verbose:
-                val = "" if score is None else f", validation score: {score:.6g}"
-                print(f"-- Epoch {epoch}, objective: {objective:.6g}{val}, "
-                      f"learning rate: {lr:.4g}, updates: {state.t}, "
-                      f"time: {info['seconds']:.3f} s", flush=True)
+                params = state.params()
+                with np.errstate(over="ignore", invalid="ignore"):  # checked just below
+                    objective = (lsum / wsum if wsum > 0 else 0.0) + penalty_value(
+                        params[:, :-1], self.penalty, self.alpha, self.l1_ratio)
+                if not (np.isfinite(objective) and np.all(np.isfinite(state.theta))):
+                    raise DivergenceError(
+                        f"Training diverged at epoch {epoch} (step {state.t}): the objective or "
+                        "the coefficients are no longer finite. Try a smaller eta0, scaling the "
+                        "features (e.g. StandardScaler), or an adaptive optimizer such as 'adam'. "
+                        "The estimator's previous state was kept."
+                    )
+                curve.append(objective)
+                score = None
+                if validation is not None:
+                    score = self._validation_score(validation, params)
+                    val_scores.append(score)
+                lr = K.learning_rate(spec.sched_code, spec.sched_params, max(state.t, 1))
+                info = {"epoch": epoch, "objective": objective, "validation_score": score,
+                        "learning_rate": lr, "t": state.t, "seconds": time.perf_counter() - tic,
+                        "coef": params[:, :-1], "intercept": params[:, -1]}
+                if self.verbose:
+                    val = "" if score is None else f", validation score: {score:.6g}"
+                    print(f"-- Epoch {epoch}, objective: {objective:.6g}{val}, "
+                          f"learning rate: {lr:.4g}, updates: {state.t}, "
+                          f"time: {info['seconds']:.3f} s", flush=True)
 
-            # Improvement bookkeeping, on the validation score or the objective.
-            if validation is not None:
-                improved = self.tol is None or score > best_score + self.tol
-                if score > best_score:
-                    best_score, best_iter = score, epoch
-                    best_state = state.copy()
-            else:
-                improved = self.tol is None or objective < best_loss - self.tol
-                best_loss = min(best_loss, objective)
-            no_improve = 0 if improved else no_improve + 1
-            if self.callback is not None and self.callback(self, info):
-                stopped = True
-                break
-            if self.tol is not None and no_improve >= self.n_iter_no_change:
-                if schedule.adaptive and state.eta > 1e-6:
-                    state.eta /= 5.0
-                    spec = spec._replace(sched_params=np.array([state.eta]))
-                    no_improve = 0
+                # Improvement bookkeeping, on the validation score or the objective.
+                if validation is not None:
+                    improved = self.tol is None or score > best_score + self.tol
+                    if score > best_score:
+                        best_score, best_iter = score, epoch
+                        best_state = state.copy()
                 else:
-                    converged = True
+                    improved = self.tol is None or objective < best_loss - self.tol
+                    best_loss = min(best_loss, objective)
+                no_improve = 0 if improved else no_improve + 1
+                if self.callback is not None and self.callback(self, info):
+                    stopped = True
                     break
+                if self.tol is not None and no_improve >= self.n_iter_no_change:
+                    if schedule.adaptive and state.eta > 1e-6:
+                        state.eta /= 5.0
+                        spec = spec._replace(sched_params=np.array([state.eta]))
+                        no_improve = 0
+                    else:
+                        converged = True
+                        break
         if best_state is not None and best_state.t != state.t:
             # Restore the best model seen, with the optimizer state it had then.
             state = best_state
@@ -450,7 +455,7 @@ class BaseGD(BaseEstimator):
         rows = np.arange(X.shape[0], dtype=np.int64)
         validation = None
         if self.early_stopping or X_val is not None:
-            rows, validation = self._validation_split(X, y, rows, rng, X_val, y_val,
+            rows, validation = self._validation_split(X, y, sw, rows, rng, X_val, y_val,
                                                       sample_weight_val)
         data = _TrainData(X, target, sw, rows)
         optimizer = self._components[0]
@@ -509,7 +514,7 @@ class BaseGD(BaseEstimator):
         self.n_iter_ = getattr(self, "n_iter_", 0) + 1
         return self
 
-    def _validation_split(self, X, y, rows, rng, X_val, y_val, sample_weight_val):
+    def _validation_split(self, X, y, sw, rows, rng, X_val, y_val, sample_weight_val):
         if X_val is not None:
             if y_val is None:
                 raise ValueError("X_val was given without y_val.")
@@ -534,7 +539,10 @@ class BaseGD(BaseEstimator):
         val.sort()
         if train.shape[0] < 1:
             raise ValueError("early_stopping left no samples to train on.")
-        return train, (X[val], y[val], np.ones(val.shape[0]))
+        # Held-out rows are scored with the weights they would have had in training
+        # (sample weight times class weight), so early stopping tracks the same
+        # weighted problem as the objective.
+        return train, (X[val], y[val], sw[val])
 
     def _check_validation_target(self, yv):
         pass

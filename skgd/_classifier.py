@@ -44,9 +44,12 @@ class GDClassifier(ClassifierMixin, BaseGD):
     class_weight : dict, "balanced" or None, default=None
         Multiplies the sample weights. With ``partial_fit``, ``"balanced"`` is computed
         from the first call's chunk and kept (classes absent from it get weight 1).
-    penalty, alpha, l1_ratio, fit_intercept, optimizer, learning_rate, eta0, power_t, \
-batch_size, max_iter, tol, n_iter_no_change, shuffle, random_state, early_stopping, \
-validation_fraction, warm_start, average, epsilon, verbose, n_jobs, callback :
+    learning_rate : str or Schedule, default="constant"
+    eta0 : float, default=0.01
+        Step size of Adam's normalized steps (defaults measured in docs/defaults.rst).
+    penalty, alpha, l1_ratio, fit_intercept, optimizer, power_t, batch_size, max_iter, \
+tol, n_iter_no_change, shuffle, random_state, early_stopping, validation_fraction, \
+warm_start, average, epsilon, verbose, n_jobs, callback :
         As in :class:`GDRegressor`; early stopping holds out a stratified
         ``validation_fraction`` and scores accuracy.
 

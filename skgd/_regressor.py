@@ -38,11 +38,15 @@ class GDRegressor(RegressorMixin, BaseGD):
         ``"sgd"``, ``"momentum"``, ``"nesterov"``, ``"adagrad"``, ``"adadelta"``,
         ``"rmsprop"``, ``"adam"``, ``"adamw"`` or an object from :mod:`skgd.optimizers`
         (its hyper-parameters are tunable as ``optimizer__<name>``).
-    learning_rate : str or Schedule, default="constant"
+    learning_rate : str or Schedule, default="adaptive"
         ``"constant"``, ``"invscaling"`` (``eta0 / t**power_t``), ``"optimal"``,
-        ``"adaptive"`` or an object from :mod:`skgd.schedules`.
-    eta0 : float, default=0.01
-        Base step size.
+        ``"adaptive"`` (``eta0``, divided by 5 whenever ``n_iter_no_change`` epochs
+        fail to improve by ``tol``) or an object from :mod:`skgd.schedules`.
+    eta0 : float, default=0.1
+        Base step size. The regressor's defaults differ from the classifier's because
+        regression coefficients and intercepts live on the targets' scale: a larger
+        first step reaches them, and the adaptive decay removes the noise it leaves
+        (measured in docs/defaults.rst).
     power_t : float, default=0.25
         Exponent of ``"invscaling"``.
     batch_size : int, default=32
@@ -124,8 +128,8 @@ class GDRegressor(RegressorMixin, BaseGD):
         l1_ratio=0.15,
         fit_intercept=True,
         optimizer="adam",
-        learning_rate="constant",
-        eta0=0.01,
+        learning_rate="adaptive",
+        eta0=0.1,
         power_t=0.25,
         batch_size=32,
         max_iter=1000,
@@ -186,6 +190,13 @@ class GDRegressor(RegressorMixin, BaseGD):
     def _coef_is_1d(self):
         return True
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # Poisson needs y >= 0 (as PoissonRegressor): the common checks then draw
+        # non-negative targets instead of failing on the domain check.
+        tags.target_tags.positive_only = self.loss == "poisson"
+        return tags
+
     def _score_raw(self, raw, y, sw):
         return r2_score(y, self._loss_spec.inverse_link(raw.ravel()), sample_weight=sw)
 
@@ -239,4 +250,5 @@ class GDRegressor(RegressorMixin, BaseGD):
         -------
         ndarray of shape (n_samples,)
         """
-        return self._loss_spec.inverse_link(self._raw(X).ravel())
+        raw = self._raw(X).ravel()  # checks fitted first (NotFittedError)
+        return self._loss_spec.inverse_link(raw)
