@@ -183,16 +183,21 @@ class BaseGD(BaseEstimator):
 
     # ----------------------------------------------------------------- data
     def _validate_X_y(self, X, y, reset):
-        X, y = validate_data(
-            self,
-            X,
-            y,
-            accept_sparse=["csr", "csc", "coo"],
-            dtype=[np.float64, np.float32],
-            order="C",
-            reset=reset,
-            y_numeric=not self._is_classifier(),
-        )
+        try:
+            X, y = validate_data(
+                self,
+                X,
+                y,
+                accept_sparse=["csr", "csc", "coo"],
+                dtype=[np.float64, np.float32],
+                order="C",
+                reset=reset,
+                y_numeric=not self._is_classifier(),
+            )
+        except ValueError as exc:
+            if "could not convert" not in str(exc):
+                raise
+            raise ValueError(self._non_numeric_message(X, y, exc)) from exc
         if sp.issparse(X):
             X = X.tocsr()
             if not X.has_sorted_indices:
@@ -201,6 +206,22 @@ class BaseGD(BaseEstimator):
                 raise ValueError(f"Found array with shape {X.shape}; at least one sample "
                                  "and one feature are required.")
         return X, y
+
+    def _non_numeric_message(self, X, y, exc):
+        """Say which input is not numeric and what to do (validate_data only says
+        that a string could not be converted to float)."""
+        name = type(self).__name__
+        dtypes = getattr(X, "dtypes", None)
+        if dtypes is not None and hasattr(dtypes, "items"):
+            cols = [str(c) for c, dt in dtypes.items() if getattr(dt, "kind", "O") in "OSU"]
+            if cols:
+                return (f"{name} needs numeric features, but the columns {cols} hold "
+                        "categories or strings. Encode them first, e.g. with "
+                        "OneHotEncoder in a ColumnTransformer.")
+        if not self._is_classifier() and np.asarray(y).dtype.kind in "OSU":
+            return (f"{name} needs numeric targets, but y holds strings ({exc}). "
+                    "To predict class labels use GDClassifier.")
+        return f"{name} needs numeric input ({exc}). Encode categories and strings first."
 
     def _sample_weight(self, sample_weight, X, allow_all_zero=False):
         sw = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True,
@@ -313,6 +334,10 @@ class BaseGD(BaseEstimator):
                           and batch_size * data.row_work >= PAR_ROWS_MIN_WORK),
             par_update=bool(threads > 1 and n_out * D1 >= PAR_UPDATE_MIN),
         )
+        if data.sparse and optimizer._code == K.OPT_SGD and optimizer.momentum == 0 \
+                and not spec.avg_start:
+            # Plain SGD on sparse data: exact lazy updates of the touched coordinates.
+            return spec, K.epoch_csr_lazy, K.make_lazy_work(1, n_out, D1)
         if optimizer._code == K.OPT_CUSTOM:
             if optimizer.update not in _CUSTOM_KERNELS:
                 _CUSTOM_KERNELS[optimizer.update] = K.specialize(optimizer.update)
@@ -426,7 +451,7 @@ class BaseGD(BaseEstimator):
         if fit_call and not (converged or stopped) and self.tol is not None:
             warnings.warn(
                 f"Maximum number of iterations ({n_epochs}) reached before convergence "
-                "(tol={self.tol}). Increase max_iter or tol, or scale the features.",
+                f"(tol={self.tol}). Increase max_iter or tol, or scale the features.",
                 ConvergenceWarning,
             )
         report = {"loss_curve": curve, "n_iter": epoch, "validation_scores": val_scores,

@@ -4,9 +4,11 @@ from ._codes import *  # noqa: F401,F403
 from ._epoch import (  # noqa: F401
     KernelSpec,
     epoch_csr,
+    epoch_csr_lazy,
     epoch_dense,
     fill_order,
     learning_rate,
+    make_lazy_work,
     make_work,
     specialize,
 )

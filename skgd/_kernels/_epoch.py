@@ -42,7 +42,7 @@ ROWS_PER_CHUNK = 32
 MAX_CHUNKS = 16
 # Reassociation lets LLVM vectorize the dot products and gradient sweeps; no
 # finite-math assumptions, so NaN/inf still propagate to the divergence check.
-_FM = {"reassoc", "contract"}
+_FM = {"reassoc", "contract", "nsz", "arcp"}
 
 _custom_update = no_custom_update
 
@@ -136,7 +136,8 @@ def _dense_chunk(X, y, sw, rows, theta, g, st, pbuf, dbuf, spec):
 
 
 @njit(fastmath=_FM, cache=True, inline="always")
-def _csr_chunk(data, indices, indptr, y, sw, rows, theta, g, st, pbuf, dbuf, spec):
+def _csr_chunk(data, indices, indptr, y, sw, rows, theta, scale, g, st, pbuf, dbuf, spec):
+    """Gradient sums over CSR ``rows``; the coefficients are ``scale * theta[:, :-1]``."""
     K, D1 = theta.shape
     d = D1 - 1
     lsum = 0.0
@@ -148,10 +149,10 @@ def _csr_chunk(data, indices, indptr, y, sw, rows, theta, g, st, pbuf, dbuf, spe
         lo = indptr[i]
         hi = indptr[i + 1]
         for k in range(K):
-            p = theta[k, d]
+            p = 0.0
             for q in range(lo, hi):
                 p += data[q] * theta[k, indices[q]]
-            pbuf[k] = p
+            pbuf[k] = theta[k, d] + scale * p
         lsum += s * _sample_derivatives(spec, y[i], pbuf, dbuf)
         wsum += s
         for k in range(K):
@@ -244,7 +245,7 @@ def _dense_batch(X, y, sw, rows, theta, state, avg, work, spec, t, opt_t):
 def _csr_batch(data, indices, indptr, y, sw, rows, theta, state, avg, work, spec, t, opt_t):
     G, stats, bufs, cst = work
     K = theta.shape[0]
-    _csr_chunk(data, indices, indptr, y, sw, rows, theta, G[0], stats[0], bufs[0, 0, :K],
+    _csr_chunk(data, indices, indptr, y, sw, rows, theta, 1.0, G[0], stats[0], bufs[0, 0, :K],
                bufs[0, 1, :K], spec)
     lsum = stats[0, 0]
     wsum = stats[0, 1]
@@ -343,3 +344,113 @@ def specialize(update):
         options = {k: v for k, v in dispatcher.targetoptions.items() if k != "cache"}
         namespace[name] = compiled[name] = njit(**options)(fn)
     return compiled["epoch_dense"], compiled["epoch_csr"]
+
+
+# ------------------------------------------------------------------ lazy sparse SGD
+# Plain SGD (no momentum, no averaging) on CSR data touches only the coordinates of
+# the batch's non-zeros. The L2 decay w *= 1 - lr*l2, common to all coordinates, is
+# kept in one factor: w = scale * v. The L1 soft-threshold lr*l1 of a step is, in
+# v-space, a threshold lr*l1/scale; thresholds of steps in which a coordinate is not
+# touched compose into one of their sum, so each coordinate catches up on the sum
+# accumulated since it was last touched (``u - last_u[j]``) right before it is read.
+# This is the dense update rewritten, not an approximation.
+
+
+@njit(inline="always")
+def _soft(v, c):
+    if v > c:
+        return v - c
+    if v < -c:
+        return v + c
+    return 0.0
+
+
+@njit(cache=True)
+def _lazy_catch_up_all(theta, scale, u, last_u):
+    """Fold pending thresholds and the scale into theta: w = scale * soft(v, u - last_u)."""
+    K, D1 = theta.shape
+    for j in range(D1 - 1):
+        c = u - last_u[j]
+        for k in range(K):
+            v = theta[k, j]
+            if c > 0.0:
+                v = _soft(v, c)
+            theta[k, j] = scale * v
+        last_u[j] = 0.0
+
+
+@njit(fastmath=_FM, cache=True)
+def epoch_csr_lazy(data, indices, indptr, y, sw, order, batch_size, theta, state, avg, work,
+                   spec, t, opt_t):
+    """One epoch of plain SGD over CSR data with lazy updates; see epoch_dense."""
+    G, stats, bufs, cst = work[0], work[1], work[2], work[3]
+    mark, touched, last_u = work[4], work[5], work[6]
+    K, D1 = theta.shape
+    d = D1 - 1
+    scale = 1.0
+    u = 0.0
+    lsum = 0.0
+    wsum = 0.0
+    n_batch = 0
+    for j in range(d):
+        mark[j] = -1
+        last_u[j] = 0.0
+    for start in range(0, order.shape[0], batch_size):
+        rows = order[start:start + batch_size]
+        n_batch += 1
+        nt = 0
+        for i in rows:
+            if sw[i] == 0.0:
+                continue
+            for q in range(indptr[i], indptr[i + 1]):
+                j = indices[q]
+                if mark[j] != n_batch:
+                    mark[j] = n_batch
+                    touched[nt] = j
+                    nt += 1
+                    c = u - last_u[j]
+                    if c > 0.0:
+                        for k in range(K):
+                            theta[k, j] = _soft(theta[k, j], c)
+                    last_u[j] = u
+        _csr_chunk(data, indices, indptr, y, sw, rows, theta, scale, G[0], stats[0],
+                   bufs[0, 0, :K], bufs[0, 1, :K], spec)
+        bw = stats[0, 1]
+        lsum += stats[0, 0]
+        wsum += bw
+        if bw == 0.0:
+            continue
+        t += 1
+        opt_t += 1
+        lr = learning_rate(spec.sched_code, spec.sched_params, t)
+        if spec.l2 != 0.0:
+            scale *= 1.0 - lr * spec.l2
+        step = lr / bw / scale
+        c = lr * spec.l1 / scale
+        for k in range(K):
+            off = k * D1
+            for q in range(nt):
+                j = touched[q]
+                v = theta[k, j] - step * G[0, off + j]
+                G[0, off + j] = 0.0
+                theta[k, j] = _soft(v, c) if c > 0.0 else v
+            if spec.fit_intercept:
+                theta[k, d] -= lr * G[0, off + d] / bw
+            G[0, off + d] = 0.0
+        u += c
+        for q in range(nt):
+            last_u[touched[q]] = u
+        if scale < 1e-9:
+            # Renormalize before the scale underflows: fold it into theta.
+            _lazy_catch_up_all(theta, scale, u, last_u)
+            scale = 1.0
+            u = 0.0
+    _lazy_catch_up_all(theta, scale, u, last_u)
+    return lsum, wsum, t, opt_t
+
+
+def make_lazy_work(n_chunks_max, K, D1):
+    """Scratch arrays of :func:`epoch_csr_lazy`: make_work's plus per-feature marks."""
+    d = D1 - 1
+    return make_work(n_chunks_max, K, D1) + (
+        np.empty(d, dtype=np.int64), np.empty(d, dtype=np.int64), np.zeros(d))
