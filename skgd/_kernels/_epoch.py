@@ -341,7 +341,8 @@ def specialize(update):
         fn = types.FunctionType(py.__code__, namespace, py.__name__, py.__defaults__,
                                 py.__closure__)
         fn.__doc__ = py.__doc__
-        options = {k: v for k, v in dispatcher.targetoptions.items() if k != "cache"}
+        options = {k: v for k, v in dispatcher.targetoptions.items()
+                   if k not in ("cache", "nopython")}
         namespace[name] = compiled[name] = njit(**options)(fn)
     return compiled["epoch_dense"], compiled["epoch_csr"]
 

@@ -1,0 +1,54 @@
+"""The Numba kernels are really cached: a second process compiles nothing."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+FIT = textwrap.dedent("""
+    import json, sys, time
+    t0 = time.perf_counter()
+    import numpy as np
+    import scipy.sparse as sp
+    from skgd import GDClassifier
+    from skgd._kernels import epoch_csr_lazy, epoch_dense
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((500, 8)); y = (X[:, 0] > 0).astype(int)
+    GDClassifier(max_iter=2, tol=None).fit(X, y)
+    GDClassifier(optimizer="sgd", max_iter=2, tol=None).fit(sp.csr_matrix(X), y)
+    stats = {name: {"hits": sum(k.stats.cache_hits.values()),
+                    "misses": sum(k.stats.cache_misses.values())}
+             for name, k in [("dense", epoch_dense), ("lazy", epoch_csr_lazy)]}
+    stats["seconds"] = time.perf_counter() - t0
+    print(json.dumps(stats))
+""")
+
+
+def _run(code, env):
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                         text=True, timeout=600)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.slow
+def test_second_process_loads_kernels_from_cache(tmp_path):
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+    cold = _run(FIT, env)
+    assert cold["dense"]["misses"] >= 1 and cold["lazy"]["misses"] >= 1  # compiled here
+    warm = _run(FIT, env)
+    for kernel in ("dense", "lazy"):
+        assert warm[kernel]["misses"] == 0, warm
+        assert warm[kernel]["hits"] >= 1, warm
+    # Not a timed assertion: the figure is shown with -rP for the performance notes.
+    print(f"first fit, cold cache: {cold['seconds']:.2f} s; warm cache: {warm['seconds']:.2f} s")
+
+
+def test_import_is_lazy():
+    code = "import sys, skgd; print('sklearn' in sys.modules, 'numba' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120)
+    assert out.stdout.split() == ["False", "False"], out
