@@ -1,5 +1,6 @@
 """Shared estimator logic: parameters, data preparation, training state, epoch loop."""
 
+import contextlib
 import copy
 import functools
 import time
@@ -23,7 +24,7 @@ from .schedules import SCHEDULES, Schedule, get_schedule
 
 # Parallel row chunks pay off from this many multiply-adds per batch (measured with
 # benchmarks/crossover.py: below it the start of a parallel region costs more).
-PAR_ROWS_MIN_WORK = 16_384
+PAR_ROWS_MIN_WORK = 65_536
 # Parallel coordinate updates pay off from this many parameters.
 PAR_UPDATE_MIN = 65_536
 # Shuffling visits blocks of contiguous rows of at least this many bytes, in random
@@ -53,6 +54,23 @@ def transactional(method):
             raise
 
     return wrapper
+
+
+@contextlib.contextmanager
+def _blas_single_thread(validation):
+    """Keep BLAS to one thread while epochs run, if validation scoring calls it.
+
+    A multi-threaded BLAS call leaves threads spinning that slowed the next Numba pass
+    ~1.7x here (DESIGN.md), and scoring a validation set runs between epoch passes.
+    Small validation sets are scored in single-threaded BLAS anyway.
+    """
+    if validation is None or validation[0].shape[0] * validation[0].shape[1] < 1_000_000:
+        yield
+        return
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
 
 
 class TrainState:
@@ -391,7 +409,7 @@ class BaseGD(BaseEstimator):
         epoch = 0
         # Threads are set once per fit, and only if a kernel will open a parallel region.
         parallel = spec.par_rows or spec.par_update
-        with kernel_threads(threads if parallel else 1):
+        with kernel_threads(threads if parallel else 1), _blas_single_thread(validation):
             for epoch in range(1, n_epochs + 1):
                 tic = time.perf_counter()
                 self._epoch_order(data, rng, block, order)
