@@ -200,7 +200,20 @@ class BaseGD(BaseEstimator):
         return int(self.average)
 
     # ----------------------------------------------------------------- data
+    def _reject_categoricals(self, X):
+        """pandas categoricals are labels, not quantities: refuse them even if numeric."""
+        dtypes = getattr(X, "dtypes", None)
+        if dtypes is not None and hasattr(dtypes, "items"):
+            cols = [str(c) for c, dt in dtypes.items() if str(dt) == "category"]
+            if cols:
+                raise ValueError(
+                    f"{type(self).__name__} needs numeric features, but the columns {cols} "
+                    "are pandas categoricals. Encode them first, e.g. with OneHotEncoder in a "
+                    "ColumnTransformer (or convert them with .astype(float) if their values "
+                    "really are quantities).")
+
     def _validate_X_y(self, X, y, reset):
+        self._reject_categoricals(X)
         try:
             X, y = validate_data(
                 self,
@@ -251,6 +264,7 @@ class BaseGD(BaseEstimator):
     def _raw(self, X):
         """Margins ``X @ coef_.T + intercept_`` computed in X's dtype (no upcast copy)."""
         check_is_fitted(self)
+        self._reject_categoricals(X)
         X = validate_data(self, X, accept_sparse="csr", dtype=[np.float64, np.float32],
                           reset=False)
         return self._raw_from(X, self._coef_2d(), np.asarray(self.intercept_))
@@ -484,7 +498,9 @@ class BaseGD(BaseEstimator):
     @transactional
     def _fit(self, X, y, *, coef_init=None, intercept_init=None, sample_weight=None,
              X_val=None, y_val=None, sample_weight_val=None):
-        warm = self.warm_start and hasattr(self, "_state")
+        # An explicit coef_init / intercept_init starts from it, even with warm_start.
+        warm = (self.warm_start and hasattr(self, "_state") and coef_init is None
+                and intercept_init is None)
         X, y = self._validate_X_y(X, y, reset=True)
         sw = self._sample_weight(sample_weight, X)
         target, n_out = self._encode_target(y, reset=not warm, partial=False)
@@ -565,6 +581,8 @@ class BaseGD(BaseEstimator):
             swv = _check_sample_weight(sample_weight_val, Xv, dtype=np.float64,
                                        ensure_non_negative=True)
             self._check_validation_target(yv)
+            # The training class weights apply to the validation rows too (see below).
+            swv = self._apply_class_weight(swv, yv, partial=True)
             return rows, (Xv, yv, swv)
         from sklearn.model_selection import train_test_split
 

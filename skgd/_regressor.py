@@ -179,7 +179,10 @@ class GDRegressor(RegressorMixin, BaseGD):
         return get_loss(self.loss, epsilon=self.epsilon, quantile=self.quantile)
 
     def _encode_target(self, y, reset, partial, classes=None):
-        return np.ascontiguousarray(y, dtype=np.float64), 1
+        try:
+            return np.ascontiguousarray(y, dtype=np.float64), 1
+        except ValueError as exc:  # string labels: say what to do instead
+            raise ValueError(self._non_numeric_message(None, y, exc)) from exc
 
     def _apply_class_weight(self, sw, y, partial):
         return sw

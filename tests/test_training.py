@@ -312,3 +312,37 @@ def test_failed_fit_on_unfitted_estimator_leaves_it_unfitted(diabetes):
     with pytest.raises(DivergenceError):
         est.fit(X * 1e3, y)
     assert not hasattr(est, "coef_") and not hasattr(est, "n_features_in_")
+
+
+def test_coef_init_takes_precedence_over_warm_start(digits):
+    X, y = digits
+    est = GDClassifier(warm_start=True, max_iter=2, tol=None, random_state=0).fit(X, y)
+    fresh = GDClassifier(max_iter=2, tol=None, random_state=0)
+    zeros = np.zeros_like(est.coef_)
+    est.fit(X, y, coef_init=zeros, intercept_init=np.zeros(10))
+    fresh.fit(X, y, coef_init=zeros, intercept_init=np.zeros(10))
+    np.testing.assert_array_equal(est.coef_, fresh.coef_)
+    assert est.t_ == fresh.t_
+
+
+def test_numeric_pandas_categoricals_are_refused():
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"x": rng.random(40), "c": pd.Categorical(rng.integers(0, 3, 40))})
+    y = rng.integers(0, 2, 40)
+    with pytest.raises(ValueError, match=r"\['c'\] are pandas categoricals"):
+        GDClassifier().fit(df, y)
+    est = GDClassifier(max_iter=2, tol=None).fit(df.astype(float), y)
+    with pytest.raises(ValueError, match="categoricals"):
+        est.predict(df)
+
+
+def test_validation_rows_get_training_class_weights(digits):
+    X, y = digits
+    binary = y < 2
+    X, y = X[binary], y[binary]
+    est = GDClassifier(class_weight={0: 5.0}, max_iter=2, tol=None, random_state=0)
+    est.fit(X[:200], y[:200], X_val=X[200:], y_val=y[200:])
+    pred = est.predict(X[200:])
+    w = np.where(y[200:] == 0, 5.0, 1.0)
+    assert est.validation_scores_[-1] == pytest.approx(np.average(pred == y[200:], weights=w))
