@@ -52,3 +52,27 @@ def test_import_is_lazy():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=120)
     assert out.stdout.split() == ["False", "False"], out
+
+
+SPARSE_FIT = textwrap.dedent("""
+    import sys
+    import numpy as np, scipy.sparse as sp
+    from skgd import GDClassifier
+    rng = np.random.default_rng(0)
+    X = sp.random(300, 200, density=0.05, random_state=0, format="csr")
+    y = rng.integers(0, 2, 300)
+    for dtype in sys.argv[1:]:
+        GDClassifier(optimizer="adam", max_iter=1, tol=None, n_jobs=1).fit(X.astype(dtype), y)
+    print("{}")
+""")
+
+
+@pytest.mark.slow
+def test_cached_parallel_kernels_load_in_any_order(tmp_path):
+    """Numba #8578: a process loading, from the cache, kernels compiled by others in a
+    different order segfaulted when its thread pool had not been started."""
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+    for dtypes in (["float64"], ["float64", "float32"], ["float32"]):
+        out = subprocess.run([sys.executable, "-c", SPARSE_FIT, *dtypes], env=env,
+                             capture_output=True, text=True, timeout=600)
+        assert out.returncode == 0, (dtypes, out.returncode, out.stderr[-2000:])

@@ -1,5 +1,14 @@
 """Numba kernels. Nothing here imports scikit-learn."""
 
+from numba.np.ufunc import parallel as _numba_parallel
+
+# Cached kernels reach cached parallel code through serial callers; loaded from the
+# cache in a process whose thread pool was never started, that code crashes (Numba
+# issue #8578, reproduced here with CSR float32 Adam). Start the pool before any kernel
+# can run; it costs a few milliseconds once.
+if not _numba_parallel._is_initialized:
+    _numba_parallel._launch_threads()
+
 from ._codes import *  # noqa: F401,F403
 from ._epoch import (  # noqa: F401
     KernelSpec,
