@@ -75,8 +75,8 @@ def fill_order(blocks, block, rows, out):
     """
     n = rows.shape[0]
     pos = 0
-    for b in blocks:
-        lo = b * block
+    for q in range(blocks.shape[0]):
+        lo = blocks[q] * block
         hi = min(lo + block, n)
         for i in range(lo, hi):
             out[pos] = rows[i]
@@ -112,7 +112,9 @@ def _dense_chunk(X, y, sw, rows, theta, g, st, pbuf, dbuf, spec):
     d = D1 - 1
     lsum = 0.0
     wsum = 0.0
-    for i in rows:
+    # Indexed loops: iterating an index array directly ran ~3x slower here.
+    for r in range(rows.shape[0]):
+        i = rows[r]
         s = sw[i]
         if s == 0.0:
             continue
@@ -142,7 +144,8 @@ def _csr_chunk(data, indices, indptr, y, sw, rows, theta, scale, g, st, pbuf, db
     d = D1 - 1
     lsum = 0.0
     wsum = 0.0
-    for i in rows:
+    for r in range(rows.shape[0]):
+        i = rows[r]
         s = sw[i]
         if s == 0.0:
             continue
@@ -254,7 +257,7 @@ def _csr_batch(data, indices, indptr, y, sw, rows, theta, state, avg, work, spec
     return lsum, wsum
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def epoch_dense(X, y, sw, order, batch_size, theta, state, avg, work, spec, t, opt_t):
     """Run one epoch over dense ``X`` in row order ``order``.
 
@@ -274,7 +277,7 @@ def epoch_dense(X, y, sw, order, batch_size, theta, state, avg, work, spec, t, o
     return lsum, wsum, t, opt_t
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def epoch_csr(data, indices, indptr, y, sw, order, batch_size, theta, state, avg, work, spec,
               t, opt_t):
     """Run one epoch over CSR ``(data, indices, indptr)``; see :func:`epoch_dense`."""
@@ -380,7 +383,7 @@ def _lazy_catch_up_all(theta, scale, u, last_u):
         last_u[j] = 0.0
 
 
-@njit(fastmath=_FM, cache=True)
+@njit(fastmath=_FM, cache=True, nogil=True)
 def epoch_csr_lazy(data, indices, indptr, y, sw, order, batch_size, theta, state, avg, work,
                    spec, t, opt_t):
     """One epoch of plain SGD over CSR data with lazy updates; see epoch_dense."""
@@ -400,7 +403,8 @@ def epoch_csr_lazy(data, indices, indptr, y, sw, order, batch_size, theta, state
         rows = order[start:start + batch_size]
         n_batch += 1
         nt = 0
-        for i in rows:
+        for r in range(rows.shape[0]):
+            i = rows[r]
             if sw[i] == 0.0:
                 continue
             for q in range(indptr[i], indptr[i + 1]):
