@@ -174,7 +174,12 @@ class SGDRef:
         else:
             d = g
         theta -= lr * d
-        return np.ones_like(theta)
+        # Gain of the step on a constant gradient: buf -> (1 - damp) g / (1 - mu).
+        gain = 1.0
+        if self.mu > 0:
+            steady = (1.0 - self.damp) / (1.0 - self.mu)
+            gain = 1.0 + self.mu * steady if self.nesterov else steady
+        return np.full_like(theta, gain)
 
 
 class AdagradRef:
@@ -227,8 +232,8 @@ class RMSpropRef:
         if self.mu > 0:
             self.buf = self.mu * self.buf + g * D
             theta -= lr * self.buf
-        else:
-            theta -= lr * g * D
+            return D / (1.0 - self.mu)  # buf -> g D / (1 - mu) on a constant gradient
+        theta -= lr * g * D
         return D
 
 

@@ -569,3 +569,28 @@ def test_user_optimizer_without_update_raises():
     X, y = DATA["classification"]
     with pytest.raises(TypeError, match="update"):
         GDClassifier(optimizer=Broken(), max_iter=1).fit(X, y)
+
+
+@pytest.mark.parametrize("optimizer,eta0", [("sgd", 0.05), ("momentum", 0.01),
+                                            ("nesterov", 0.01), ("adam", 0.01),
+                                            ("rmsprop_momentum", 0.001)])
+def test_full_batch_l1_reaches_lasso(optimizer, eta0):
+    """The proximal fixed point is the Lasso optimum for the same alpha, also with
+    momentum (whose steady-state gain scales the threshold)."""
+    from sklearn.datasets import load_diabetes
+    from sklearn.linear_model import Lasso
+    from sklearn.preprocessing import StandardScaler
+
+    from skgd.optimizers import RMSprop
+
+    X, y = load_diabetes(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    y = (y - y.mean()) / y.std()
+    alpha = 0.02
+    opt = RMSprop(momentum=0.5) if optimizer == "rmsprop_momentum" else optimizer
+    est = GDRegressor(penalty="l1", alpha=alpha, optimizer=opt, eta0=eta0,
+                      learning_rate="constant", batch_size=10**9, max_iter=4000,
+                      tol=None).fit(X, y)
+    ref = Lasso(alpha=alpha, tol=1e-12, max_iter=100_000).fit(X, y)
+    np.testing.assert_allclose(est.coef_, ref.coef_, atol=2e-3)
+    np.testing.assert_array_equal(est.coef_ == 0, ref.coef_ == 0)

@@ -23,3 +23,38 @@ from ._epoch import (  # noqa: F401
 )
 from ._losses import loss_and_derivative, softmax_loss_and_derivative  # noqa: F401
 from ._optim import builtin_update, step_constants  # noqa: F401
+
+
+def _drop_stale_cache():
+    """Delete cached kernels compiled from other versions of these sources.
+
+    The epoch kernels inline the loss and optimizer rules from sibling modules, but
+    Numba invalidates a cache entry only when the file defining the cached function
+    changes: an edit of _optim.py alone would keep running the old rule. The cache
+    directory therefore carries a digest of all kernel sources; on a mismatch the
+    kernels' cache files are removed before any kernel loads.
+    """
+    import hashlib
+    from pathlib import Path
+
+    here = Path(__file__).parent
+    digest = hashlib.sha256(
+        b"".join(p.read_bytes() for p in sorted(here.glob("*.py")))).hexdigest()
+    try:
+        cache_dir = Path(epoch_dense._cache._cache_path)
+        stamp = cache_dir / "skgd_kernels.digest"
+        if stamp.exists() and stamp.read_text() == digest:
+            return
+        for module in (p.stem for p in here.glob("*.py")):
+            for f in list(cache_dir.glob(f"{module}.*.nbi")) + list(
+                    cache_dir.glob(f"{module}.*.nbc")):
+                f.unlink(missing_ok=True)
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        stamp.write_text(digest)
+    except (AttributeError, OSError):
+        # No usable cache location (read-only install, Numba internals changed): the
+        # kernels then compile in memory as Numba decides; nothing to clean.
+        pass
+
+
+_drop_stale_cache()

@@ -6,9 +6,11 @@ step size ``lr`` and the optimizer's own step counter ``t`` (starting at 1).
 ``state[s, k, j]`` holds the coordinate's slots (moments, accumulators).
 
 Each rule returns the coordinate's preconditioner ``D``: the factor the step
-applied to the gradient (1 for SGD, ``1 / (sqrt(v_hat) + eps)`` for Adam, ...).
-The L1 proximal step uses it, so that the soft-threshold is ``lr * l1 * D``,
-the proximal operator of the same diagonal metric the optimizer steps in.
+applies to a steady gradient (1 for SGD, ``1 / (sqrt(v_hat) + eps)`` for Adam,
+``(1 - dampening) / (1 - momentum)`` for heavy-ball momentum, ...). The L1 proximal
+step uses it, so that the soft-threshold is ``lr * l1 * D``, the proximal operator of
+the same diagonal metric the optimizer steps in; a fixed point of step-then-threshold
+then satisfies the L1 optimality conditions.
 """
 
 import math
@@ -37,12 +39,14 @@ def builtin_update(code, hp, cst, g, theta, state, k, j, lr, t):
             else:
                 buf = mu * state[0, k, j] + (1.0 - hp[1]) * g
             state[0, k, j] = buf
+            # D is the steady-state gain of the step on a constant gradient, so that the
+            # L1 threshold lr*l1*D keeps the proximal fixed point at the L1 optimum.
             if hp[2] != 0.0:
                 theta[k, j] -= lr * (g + mu * buf)
-            else:
-                theta[k, j] -= lr * buf
-        else:
-            theta[k, j] -= lr * g
+                return 1.0 + mu * (1.0 - hp[1]) / (1.0 - mu)
+            theta[k, j] -= lr * buf
+            return (1.0 - hp[1]) / (1.0 - mu)
+        theta[k, j] -= lr * g
         return 1.0
     if code == OPT_ADAGRAD:
         s = state[0, k, j] + g * g
@@ -76,8 +80,8 @@ def builtin_update(code, hp, cst, g, theta, state, k, j, lr, t):
             buf = mu * state[slot, k, j] + g * D
             state[slot, k, j] = buf
             theta[k, j] -= lr * buf
-        else:
-            theta[k, j] -= lr * g * D
+            return D / (1.0 - mu)  # steady-state gain, as for SGD with momentum
+        theta[k, j] -= lr * g * D
         return D
     if code == OPT_ADAM:
         b1 = hp[0]
