@@ -16,7 +16,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from . import _kernels as K
-from ._parallel import effective_threads, kernel_threads
+from ._parallel import effective_threads, kernel_threads, threading_layer
 from .exceptions import DivergenceError
 from .optimizers import OPTIMIZERS, Optimizer, get_optimizer
 from .penalties import penalty_strengths, penalty_value
@@ -402,6 +402,7 @@ class BaseGD(BaseEstimator):
         n_rows = data.rows.shape[0]
         batch_size = self._batch_size(n_rows)
         threads = effective_threads(self.n_jobs)
+        threading_layer()  # the pool must run before cached parallel kernels (see _kernels)
         # The adaptive rate carries over between partial_fit calls, unless eta0 changed.
         if state.eta is None or not schedule.adaptive or state.eta0 != self.eta0:
             state.eta = float(self.eta0)

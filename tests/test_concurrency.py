@@ -267,10 +267,20 @@ def test_grid_search_joblib_backends_equal_serial(backend, small, serial_search)
 def test_loky_workers_use_their_share_of_the_cores(big):
     if "NUMBA_NUM_THREADS" in os.environ:
         pytest.skip("NUMBA_NUM_THREADS is set: joblib passes it to its workers as is")
+    cloudpickle = pytest.importorskip("cloudpickle")  # what loky pickles tasks with
+
     X, y, _, _ = big
     est = GDClassifier(callback=_record_threads, random_state=0, **{**PARALLEL, "n_jobs": None})
-    with joblib.parallel_config(backend="loky"):
-        res = cross_validate(est, X[:8000], y[:8000], cv=2, n_jobs=2, return_estimator=True)
+    # pytest imports this file under a name loky's workers cannot import: send the
+    # callback by value.
+    module = sys.modules[__name__]
+    cloudpickle.register_pickle_by_value(module)
+    try:
+        with joblib.parallel_config(backend="loky"):
+            res = cross_validate(est, X[:8000], y[:8000], cv=2, n_jobs=2,
+                                 return_estimator=True)
+    finally:
+        cloudpickle.unregister_pickle_by_value(module)
     share = max(1, joblib.cpu_count() // 2)
     assert [e.kernel_threads_seen_ for e in res["estimator"]] == [share, share]
 

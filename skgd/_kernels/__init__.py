@@ -7,7 +7,12 @@ from numba.np.ufunc import parallel as _numba_parallel
 # issue #8578, reproduced here with CSR float32 Adam). Start the pool before any kernel
 # can run; it costs a few milliseconds once.
 if not _numba_parallel._is_initialized:
-    _numba_parallel._launch_threads()
+    try:
+        _numba_parallel._launch_threads()
+    except ValueError:
+        # The requested layer (NUMBA_THREADING_LAYER) is not installed. Every fit starts
+        # the pool again before its first kernel call and raises Numba's hint there.
+        pass
 
 from ._codes import *  # noqa: F401,F403
 from ._epoch import (  # noqa: F401
