@@ -24,7 +24,7 @@ from .schedules import SCHEDULES, Schedule, get_schedule
 
 # Parallel row chunks pay off from this many multiply-adds per batch (measured with
 # benchmarks/crossover.py: below it the start of a parallel region costs more).
-PAR_ROWS_MIN_WORK = 65_536
+PAR_ROWS_MIN_WORK = 20_000
 # Parallel coordinate updates pay off from this many parameters.
 PAR_UPDATE_MIN = 65_536
 # Shuffling visits blocks of contiguous rows of at least this many bytes, in random

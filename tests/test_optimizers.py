@@ -589,7 +589,7 @@ def test_full_batch_l1_reaches_lasso(optimizer, eta0):
     alpha = 0.02
     opt = RMSprop(momentum=0.5) if optimizer == "rmsprop_momentum" else optimizer
     est = GDRegressor(penalty="l1", alpha=alpha, optimizer=opt, eta0=eta0,
-                      learning_rate="constant", batch_size=10**9, max_iter=4000,
+                      learning_rate="constant", batch_size=10**9, max_iter=4000, random_state=0,
                       tol=None).fit(X, y)
     ref = Lasso(alpha=alpha, tol=1e-12, max_iter=100_000).fit(X, y)
     np.testing.assert_allclose(est.coef_, ref.coef_, atol=2e-3)

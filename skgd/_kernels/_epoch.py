@@ -22,6 +22,7 @@ import numpy as np
 from numba import njit, prange
 
 from ._codes import (
+    LOSS_LOG,
     MODE_MULTINOMIAL,
     MODE_SINGLE,
     N_STEP_CONSTANTS,
@@ -106,9 +107,71 @@ def _sample_derivatives(spec, yi, pbuf, dbuf):
     return total
 
 
+@njit(inline="always")
+def _log_loss_parts(p, y):
+    """Log loss of margin ``p`` as ``log(factor) + extra``, and its derivative.
+
+    Callers sum the loss as the log of a running product of the factors (flushed
+    before it can overflow: each factor is below 1 + e^18), which replaces a log1p per
+    row by one log per ~30 rows; the transcendental was ~40% of a row's time.
+    """
+    z = y * p
+    if z > 18.0:
+        e = math.exp(-z)
+        return 1.0, e, -y * e
+    if z < -18.0:
+        return 1.0, -z, -y
+    e = math.exp(-z)
+    return 1.0 + e, 0.0, -y * e / (1.0 + e)
+
+
+@njit(fastmath=_FM, cache=True, inline="always")
+def _dense_chunk_single(X, y, sw, rows, w, g, st, spec):
+    """_dense_chunk for one output (regression, binary): 1-D weights, no buffers."""
+    d = w.shape[0] - 1
+    lsum = 0.0
+    wsum = 0.0
+    prod = 1.0
+    is_log = spec.loss_code == LOSS_LOG
+    for r in range(rows.shape[0]):
+        i = rows[r]
+        s = sw[i]
+        if s == 0.0:
+            continue
+        x = X[i]
+        p = 0.0
+        for j in range(d):
+            p += x[j] * w[j]
+        p += w[d]
+        if is_log:
+            factor, extra, dl = _log_loss_parts(p, y[i])
+            if s == 1.0:
+                prod *= factor
+                if prod > 1e200:
+                    lsum += math.log(prod)
+                    prod = 1.0
+                lsum += extra
+            else:
+                lsum += s * (math.log(factor) + extra)
+        else:
+            loss, dl = loss_and_derivative(spec.loss_code, spec.loss_param, p, y[i])
+            lsum += s * loss
+        wsum += s
+        dk = s * dl
+        if dk != 0.0:
+            for j in range(d):
+                g[j] += dk * x[j]
+            g[d] += dk
+    st[0] = lsum + math.log(prod)
+    st[1] = wsum
+
+
 @njit(fastmath=_FM, cache=True, inline="always")
 def _dense_chunk(X, y, sw, rows, theta, g, st, pbuf, dbuf, spec):
     K, D1 = theta.shape
+    if spec.mode == MODE_SINGLE:
+        _dense_chunk_single(X, y, sw, rows, theta[0], g[:D1], st, spec)
+        return
     d = D1 - 1
     lsum = 0.0
     wsum = 0.0
