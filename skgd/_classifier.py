@@ -172,7 +172,8 @@ n_features_in_, feature_names_in_ :
                         f"partial_fit, {self.classes_!r}.")
                 new_classes = self.classes_
         else:
-            new_classes = np.unique(y)
+            # One sort gives the classes and every label's index (no separate checks).
+            new_classes, idx = np.unique(y, return_inverse=True)
             if not reset and not np.array_equal(new_classes, self.classes_):
                 raise ValueError(
                     f"warm_start=True needs the classes of the fitted model {self.classes_!r}; "
@@ -181,14 +182,15 @@ n_features_in_, feature_names_in_ :
             raise ValueError(
                 "The classifier needs samples of at least 2 classes in the data, but the data "
                 f"contains only one class: {new_classes[0]!r}.")
-        unseen = ~np.isin(y, new_classes)
-        if np.any(unseen):
-            raise ValueError(
-                f"y contains labels not in classes: {np.unique(np.asarray(y)[unseen])!r}; "
-                f"the classes are {new_classes!r}.")
+        if partial:
+            idx = np.searchsorted(new_classes, y)
+            unseen = new_classes[np.minimum(idx, new_classes.shape[0] - 1)] != y
+            if np.any(unseen):
+                raise ValueError(
+                    f"y contains labels not in classes: {np.unique(np.asarray(y)[unseen])!r}; "
+                    f"the classes are {new_classes!r}.")
         self.classes_ = new_classes
         self._mode = self._resolved_mode(new_classes.shape[0])
-        idx = np.searchsorted(new_classes, y)
         if self._mode == MODE_SINGLE:
             return np.where(idx == 1, 1.0, -1.0), 1
         return idx.astype(np.float64), new_classes.shape[0]
