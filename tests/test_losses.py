@@ -10,11 +10,8 @@
    ``QuantileRegressor``) on scikit-learn's bundled data.
 """
 
-import importlib.util
-import sys
 import warnings
 from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -40,19 +37,7 @@ from skgd._kernels import loss_and_derivative, softmax_loss_and_derivative
 from skgd.losses import get_loss
 
 
-def _load_reference():
-    # pytest runs with --import-mode=importlib, so tests/ is not on sys.path.
-    name = "_skgd_test_reference"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(
-            name, Path(__file__).with_name("_reference.py"))
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-R = _load_reference()
+import _skgd_test_reference as R  # noqa: E402  (registered by conftest.py)
 
 CLASS_Y = (-1.0, 1.0)
 REG_Y = (-2.3, 0.0, 0.7, 3.1)

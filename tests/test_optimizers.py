@@ -8,9 +8,6 @@ parameters, and ``test_mutated_reference_disagrees`` shows that the comparison i
 sharp enough to catch small deviations from the rules.
 """
 
-import importlib.util
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -31,19 +28,7 @@ from skgd.optimizers import (
 )
 
 
-def _load_reference():
-    # pytest runs with --import-mode=importlib, so tests/ is not on sys.path.
-    name = "_skgd_test_reference"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(
-            name, Path(__file__).with_name("_reference.py"))
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-R = _load_reference()
+import _skgd_test_reference as R  # noqa: E402  (registered by conftest.py)
 
 RTOL = 1e-9
 N = 100  # rows of each data subset: a batch of 32 leaves a short last batch of 4

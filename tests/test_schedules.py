@@ -2,11 +2,8 @@
 schedule's divisions in the training loop, and schedule objects in fit / clone /
 get_params, each against the plain formulas of ``_reference.py`` (from DESIGN.md)."""
 
-import importlib.util
 import math
-import sys
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -31,19 +28,7 @@ from skgd.schedules import (
 )
 
 
-def _load_reference():
-    # pytest runs with --import-mode=importlib, so tests/ is not on sys.path.
-    name = "_skgd_test_reference"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(
-            name, Path(__file__).with_name("_reference.py"))
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-R = _load_reference()
+import _skgd_test_reference as R  # noqa: E402  (registered by conftest.py)
 
 STEPS = [1, 2, 3, 7, 10, 11, 50, 99, 100, 101, 1000, 12345]
 
