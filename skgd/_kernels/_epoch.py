@@ -517,6 +517,107 @@ def epoch_csr_lazy(data, indices, indptr, y, sw, order, batch_size, theta, state
     return lsum, wsum, t, opt_t
 
 
+@njit(fastmath=_FM, cache=True, nogil=True)
+def epoch_csr_lazy_single(data, indices, indptr, y, sw, order, batch_size, theta, state, avg,
+                          work, spec, t, opt_t):
+    """epoch_csr_lazy for one output, with each coordinate's values in one record.
+
+    ``P[j] = (v_j, G_j, last_u_j, mark_j)``: the weight (in v-space), its gradient sum,
+    its L1 catch-up point and its batch mark share a cache line, and the catch-up is
+    done in the margin sweep. Random accesses per non-zero drop from about eight
+    scattered ones to one line; the arithmetic and its order are epoch_csr_lazy's.
+    """
+    P, touched = work[4], work[5]
+    d = theta.shape[1] - 1
+    for j in range(d):
+        P[j, 0] = theta[0, j]
+        P[j, 1] = 0.0
+        P[j, 2] = 0.0
+        P[j, 3] = -1.0
+    b = theta[0, d]
+    scale = 1.0
+    u = 0.0
+    lsum = 0.0
+    wsum = 0.0
+    n_batch = 0.0
+    for start in range(0, order.shape[0], batch_size):
+        stop = min(start + batch_size, order.shape[0])
+        n_batch += 1.0
+        nt = 0
+        gb = 0.0
+        bl = 0.0
+        bw = 0.0
+        for r in range(start, stop):
+            i = order[r]
+            s = sw[i]
+            if s == 0.0:
+                continue
+            lo = indptr[i]
+            hi = indptr[i + 1]
+            p = 0.0
+            for q in range(lo, hi):
+                j = indices[q]
+                if P[j, 3] != n_batch:
+                    P[j, 3] = n_batch
+                    touched[nt] = j
+                    nt += 1
+                    c = u - P[j, 2]
+                    if c > 0.0:
+                        P[j, 0] = _soft(P[j, 0], c)
+                    P[j, 2] = u
+                p += data[q] * P[j, 0]
+            loss, dl = loss_and_derivative(spec.loss_code, spec.loss_param, b + scale * p,
+                                           y[i])
+            bl += s * loss
+            bw += s
+            dk = s * dl
+            if dk != 0.0:
+                for q in range(lo, hi):
+                    P[indices[q], 1] += dk * data[q]
+                gb += dk
+        lsum += bl
+        wsum += bw
+        if bw == 0.0:
+            continue
+        t += 1
+        opt_t += 1
+        lr = learning_rate(spec.sched_code, spec.sched_params, t)
+        if spec.l2 != 0.0:
+            scale *= 1.0 - lr * spec.l2
+        step = lr / bw / scale
+        c = lr * spec.l1 / scale
+        u_next = u + c
+        for q in range(nt):
+            j = touched[q]
+            v = P[j, 0] - step * P[j, 1]
+            P[j, 1] = 0.0
+            P[j, 0] = _soft(v, c) if c > 0.0 else v
+            P[j, 2] = u_next
+        if spec.fit_intercept:
+            b -= lr * gb / bw
+        u = u_next
+        if scale < 1e-9:
+            for j in range(d):
+                cj = u - P[j, 2]
+                v = _soft(P[j, 0], cj) if cj > 0.0 else P[j, 0]
+                P[j, 0] = scale * v
+                P[j, 2] = 0.0
+            scale = 1.0
+            u = 0.0
+    for j in range(d):
+        cj = u - P[j, 2]
+        v = _soft(P[j, 0], cj) if cj > 0.0 else P[j, 0]
+        theta[0, j] = scale * v
+    theta[0, d] = b
+    return lsum, wsum, t, opt_t
+
+
+def make_lazy_single_work(D1):
+    """Scratch arrays of :func:`epoch_csr_lazy_single` (one record per coordinate)."""
+    d = D1 - 1
+    return make_work(1, 1, D1) + (np.empty((d, 4)), np.empty(d, dtype=np.int64))
+
+
 def make_lazy_work(n_chunks_max, K, D1):
     """Scratch arrays of :func:`epoch_csr_lazy`: make_work's plus per-feature marks."""
     d = D1 - 1
