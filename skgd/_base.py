@@ -369,9 +369,7 @@ class BaseGD(BaseEstimator):
         if data.sparse and optimizer._code == K.OPT_SGD and optimizer.momentum == 0 \
                 and not spec.avg_start:
             # Plain SGD on sparse data: exact lazy updates of the touched coordinates.
-            if n_out == 1:
-                return spec, K.epoch_csr_lazy_single, K.make_lazy_single_work(D1)
-            return spec, K.epoch_csr_lazy, K.make_lazy_work(1, n_out, D1)
+            return spec, K.epoch_csr_lazy, K.make_lazy_work(n_out, D1)
         if optimizer._code == K.OPT_CUSTOM:
             if optimizer.update not in _CUSTOM_KERNELS:
                 _CUSTOM_KERNELS[optimizer.update] = K.specialize(optimizer.update)

@@ -432,109 +432,37 @@ def _soft(v, c):
     return 0.0
 
 
-@njit(cache=True)
-def _lazy_catch_up_all(theta, scale, u, last_u):
-    """Fold pending thresholds and the scale into theta: w = scale * soft(v, u - last_u)."""
-    K, D1 = theta.shape
-    for j in range(D1 - 1):
-        c = u - last_u[j]
-        for k in range(K):
-            v = theta[k, j]
-            if c > 0.0:
-                v = _soft(v, c)
-            theta[k, j] = scale * v
-        last_u[j] = 0.0
+@njit(inline="always")
+def _lazy_weight(P, j, k, u, scale):
+    """Coordinate (k, j)'s true weight: pending thresholds applied, times the scale."""
+    K2 = P.shape[1] - 2
+    c = u - P[j, K2]
+    v = _soft(P[j, k], c) if c > 0.0 else P[j, k]
+    return scale * v
 
 
 @njit(fastmath=_FM, cache=True, nogil=True)
 def epoch_csr_lazy(data, indices, indptr, y, sw, order, batch_size, theta, state, avg, work,
                    spec, t, opt_t):
-    """One epoch of plain SGD over CSR data with lazy updates; see epoch_dense."""
-    G, stats, bufs, cst = work[0], work[1], work[2], work[3]
-    mark, touched, last_u = work[4], work[5], work[6]
+    """One epoch of plain SGD over CSR data with lazy updates; see epoch_dense.
+
+    Each coordinate j keeps one record ``P[j] = (v_0..v_K-1, G_0..G_K-1, last_u, mark)``:
+    its K weights in v-space, their gradient sums, its L1 catch-up point and its batch
+    mark share a cache line, and the catch-up happens in the margin sweep, so a
+    non-zero costs one random access to a line instead of several scattered arrays.
+    """
+    P, touched, gb, pbuf, dbuf = work
     K, D1 = theta.shape
     d = D1 - 1
-    scale = 1.0
-    u = 0.0
-    lsum = 0.0
-    wsum = 0.0
-    n_batch = 0
+    GK = K  # column of G_0 in a record
+    LU = 2 * K  # column of last_u
+    MK = 2 * K + 1  # column of the batch mark
     for j in range(d):
-        mark[j] = -1
-        last_u[j] = 0.0
-    for start in range(0, order.shape[0], batch_size):
-        rows = order[start:start + batch_size]
-        n_batch += 1
-        nt = 0
-        for r in range(rows.shape[0]):
-            i = rows[r]
-            if sw[i] == 0.0:
-                continue
-            for q in range(indptr[i], indptr[i + 1]):
-                j = indices[q]
-                if mark[j] != n_batch:
-                    mark[j] = n_batch
-                    touched[nt] = j
-                    nt += 1
-                    c = u - last_u[j]
-                    if c > 0.0:
-                        for k in range(K):
-                            theta[k, j] = _soft(theta[k, j], c)
-                    last_u[j] = u
-        _csr_chunk(data, indices, indptr, y, sw, rows, theta, scale, G[0], stats[0],
-                   bufs[0, 0, :K], bufs[0, 1, :K], spec)
-        bw = stats[0, 1]
-        lsum += stats[0, 0]
-        wsum += bw
-        if bw == 0.0:
-            continue
-        t += 1
-        opt_t += 1
-        lr = learning_rate(spec.sched_code, spec.sched_params, t)
-        if spec.l2 != 0.0:
-            scale *= 1.0 - lr * spec.l2
-        step = lr / bw / scale
-        c = lr * spec.l1 / scale
         for k in range(K):
-            off = k * D1
-            for q in range(nt):
-                j = touched[q]
-                v = theta[k, j] - step * G[0, off + j]
-                G[0, off + j] = 0.0
-                theta[k, j] = _soft(v, c) if c > 0.0 else v
-            if spec.fit_intercept:
-                theta[k, d] -= lr * G[0, off + d] / bw
-            G[0, off + d] = 0.0
-        u += c
-        for q in range(nt):
-            last_u[touched[q]] = u
-        if scale < 1e-9:
-            # Renormalize before the scale underflows: fold it into theta.
-            _lazy_catch_up_all(theta, scale, u, last_u)
-            scale = 1.0
-            u = 0.0
-    _lazy_catch_up_all(theta, scale, u, last_u)
-    return lsum, wsum, t, opt_t
-
-
-@njit(fastmath=_FM, cache=True, nogil=True)
-def epoch_csr_lazy_single(data, indices, indptr, y, sw, order, batch_size, theta, state, avg,
-                          work, spec, t, opt_t):
-    """epoch_csr_lazy for one output, with each coordinate's values in one record.
-
-    ``P[j] = (v_j, G_j, last_u_j, mark_j)``: the weight (in v-space), its gradient sum,
-    its L1 catch-up point and its batch mark share a cache line, and the catch-up is
-    done in the margin sweep. Random accesses per non-zero drop from about eight
-    scattered ones to one line; the arithmetic and its order are epoch_csr_lazy's.
-    """
-    P, touched = work[4], work[5]
-    d = theta.shape[1] - 1
-    for j in range(d):
-        P[j, 0] = theta[0, j]
-        P[j, 1] = 0.0
-        P[j, 2] = 0.0
-        P[j, 3] = -1.0
-    b = theta[0, d]
+            P[j, k] = theta[k, j]
+            P[j, GK + k] = 0.0
+        P[j, LU] = 0.0
+        P[j, MK] = -1.0
     scale = 1.0
     u = 0.0
     lsum = 0.0
@@ -544,9 +472,10 @@ def epoch_csr_lazy_single(data, indices, indptr, y, sw, order, batch_size, theta
         stop = min(start + batch_size, order.shape[0])
         n_batch += 1.0
         nt = 0
-        gb = 0.0
         bl = 0.0
         bw = 0.0
+        for k in range(K):
+            gb[k] = 0.0
         for r in range(start, stop):
             i = order[r]
             s = sw[i]
@@ -554,27 +483,52 @@ def epoch_csr_lazy_single(data, indices, indptr, y, sw, order, batch_size, theta
                 continue
             lo = indptr[i]
             hi = indptr[i + 1]
-            p = 0.0
-            for q in range(lo, hi):
-                j = indices[q]
-                if P[j, 3] != n_batch:
-                    P[j, 3] = n_batch
-                    touched[nt] = j
-                    nt += 1
-                    c = u - P[j, 2]
-                    if c > 0.0:
-                        P[j, 0] = _soft(P[j, 0], c)
-                    P[j, 2] = u
-                p += data[q] * P[j, 0]
-            loss, dl = loss_and_derivative(spec.loss_code, spec.loss_param, b + scale * p,
-                                           y[i])
+            if K == 1:
+                # One output: a scalar margin (a third faster than the buffers below).
+                # First visit of j in this batch: list it, apply its pending thresholds.
+                p = 0.0
+                for q in range(lo, hi):
+                    j = indices[q]
+                    if P[j, MK] != n_batch:
+                        P[j, MK] = n_batch
+                        touched[nt] = j
+                        nt += 1
+                        c = u - P[j, LU]
+                        if c > 0.0:
+                            P[j, 0] = _soft(P[j, 0], c)
+                        P[j, LU] = u
+                    p += data[q] * P[j, 0]
+                loss, dl = loss_and_derivative(spec.loss_code, spec.loss_param,
+                                               theta[0, d] + scale * p, y[i])
+                dbuf[0] = dl
+            else:
+                for k in range(K):
+                    pbuf[k] = 0.0
+                for q in range(lo, hi):
+                    j = indices[q]
+                    if P[j, MK] != n_batch:  # as above, for K outputs
+                        P[j, MK] = n_batch
+                        touched[nt] = j
+                        nt += 1
+                        c = u - P[j, LU]
+                        if c > 0.0:
+                            for k in range(K):
+                                P[j, k] = _soft(P[j, k], c)
+                        P[j, LU] = u
+                    xv = data[q]
+                    for k in range(K):
+                        pbuf[k] += xv * P[j, k]
+                for k in range(K):
+                    pbuf[k] = theta[k, d] + scale * pbuf[k]
+                loss = _sample_derivatives(spec, y[i], pbuf, dbuf)
             bl += s * loss
             bw += s
-            dk = s * dl
-            if dk != 0.0:
-                for q in range(lo, hi):
-                    P[indices[q], 1] += dk * data[q]
-                gb += dk
+            for k in range(K):
+                dk = s * dbuf[k]
+                if dk != 0.0:
+                    for q in range(lo, hi):
+                        P[indices[q], GK + k] += dk * data[q]
+                    gb[k] += dk
         lsum += bl
         wsum += bw
         if bw == 0.0:
@@ -589,37 +543,32 @@ def epoch_csr_lazy_single(data, indices, indptr, y, sw, order, batch_size, theta
         u_next = u + c
         for q in range(nt):
             j = touched[q]
-            v = P[j, 0] - step * P[j, 1]
-            P[j, 1] = 0.0
-            P[j, 0] = _soft(v, c) if c > 0.0 else v
-            P[j, 2] = u_next
+            for k in range(K):
+                v = P[j, k] - step * P[j, GK + k]
+                P[j, GK + k] = 0.0
+                P[j, k] = _soft(v, c) if c > 0.0 else v
+            P[j, LU] = u_next
         if spec.fit_intercept:
-            b -= lr * gb / bw
+            for k in range(K):
+                theta[k, d] -= lr * gb[k] / bw
         u = u_next
         if scale < 1e-9:
+            # Renormalize before the scale underflows: fold it and the thresholds in.
             for j in range(d):
-                cj = u - P[j, 2]
-                v = _soft(P[j, 0], cj) if cj > 0.0 else P[j, 0]
-                P[j, 0] = scale * v
-                P[j, 2] = 0.0
+                for k in range(K):
+                    P[j, k] = _lazy_weight(P, j, k, u, scale)
+                P[j, LU] = 0.0
             scale = 1.0
             u = 0.0
     for j in range(d):
-        cj = u - P[j, 2]
-        v = _soft(P[j, 0], cj) if cj > 0.0 else P[j, 0]
-        theta[0, j] = scale * v
-    theta[0, d] = b
+        for k in range(K):
+            theta[k, j] = _lazy_weight(P, j, k, u, scale)
     return lsum, wsum, t, opt_t
 
 
-def make_lazy_single_work(D1):
-    """Scratch arrays of :func:`epoch_csr_lazy_single` (one record per coordinate)."""
+def make_lazy_work(K, D1):
+    """Scratch arrays of :func:`epoch_csr_lazy`: one record per coordinate, the touched
+    list, intercept gradients and per-sample margin/derivative buffers."""
     d = D1 - 1
-    return make_work(1, 1, D1) + (np.empty((d, 4)), np.empty(d, dtype=np.int64))
-
-
-def make_lazy_work(n_chunks_max, K, D1):
-    """Scratch arrays of :func:`epoch_csr_lazy`: make_work's plus per-feature marks."""
-    d = D1 - 1
-    return make_work(n_chunks_max, K, D1) + (
-        np.empty(d, dtype=np.int64), np.empty(d, dtype=np.int64), np.zeros(d))
+    return (np.empty((d, 2 * K + 2)), np.empty(d, dtype=np.int64), np.zeros(K), np.zeros(K),
+            np.zeros(K))
