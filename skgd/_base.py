@@ -116,6 +116,7 @@ class _TrainData:
         self.sw = sw
         self.rows = rows  # the rows visited by an epoch (all but the validation rows)
         if self.sparse:
+            # a non-zero costs its value and an index (half a float64's size, int32)
             self.row_bytes = X.data.itemsize * (X.nnz / max(X.shape[0], 1)) * 1.5
             self.row_work = max(1.0, X.nnz / max(X.shape[0], 1))
         else:
@@ -523,10 +524,7 @@ class BaseGD(BaseEstimator):
             state = self._continued_state(n_out, X.shape[1], optimizer)
             state.eta = None
         else:
-            first = self._first_batch(data, rng)
-            state = self._fresh_state(
-                n_out, X.shape[1], optimizer, coef_init, intercept_init,
-                lambda: self._baseline(target[first], sw[first]))
+            state = self._start_state(data, rng, n_out, coef_init, intercept_init)
         state.rng = None
         state, report = self._train(data, state, n_epochs=self.max_iter, rng=rng,
                                     validation=validation)
@@ -539,13 +537,18 @@ class BaseGD(BaseEstimator):
             self.best_iter_ = report["best_iter"]
         return self
 
-    def _first_batch(self, data, rng):
-        """Rows of the first batch of the first epoch, without consuming ``rng``."""
+    def _start_state(self, data, rng, n_out, coef_init=None, intercept_init=None):
+        """A fresh state; without intercept_init the intercept starts at the loss's
+        baseline of the first batch of the first epoch (``rng`` is not consumed), so
+        that fit and a chunked partial_fit start from the same point."""
         peek = copy.deepcopy(rng)
         order = np.empty(data.rows.shape[0], dtype=np.int64)
         batch_size = self._batch_size(data.rows.shape[0])
         self._epoch_order(data, peek, self._block_size(data, batch_size), order)
-        return order[:batch_size]
+        first = order[:batch_size]
+        return self._fresh_state(n_out, data.X.shape[1], self._components[0], coef_init,
+                                 intercept_init,
+                                 lambda: self._baseline(data.y[first], data.sw[first]))
 
     @transactional
     def _partial_fit(self, X, y, sample_weight, classes=None):
@@ -560,9 +563,7 @@ class BaseGD(BaseEstimator):
         optimizer = self._components[0]
         if first:
             rng = check_random_state(self.random_state)
-            batch = self._first_batch(data, rng)
-            state = self._fresh_state(n_out, X.shape[1], optimizer, None, None,
-                                      lambda: self._baseline(target[batch], sw[batch]))
+            state = self._start_state(data, rng, n_out)
             state.rng = rng
         else:
             state = self._continued_state(n_out, X.shape[1], optimizer)

@@ -201,8 +201,8 @@ def _dense_chunk(X, y, sw, rows, theta, g, st, pbuf, dbuf, spec):
 
 
 @njit(fastmath=_FM, cache=True, inline="always")
-def _csr_chunk(data, indices, indptr, y, sw, rows, theta, scale, g, st, pbuf, dbuf, spec):
-    """Gradient sums over CSR ``rows``; the coefficients are ``scale * theta[:, :-1]``."""
+def _csr_chunk(data, indices, indptr, y, sw, rows, theta, g, st, pbuf, dbuf, spec):
+    """Gradient sums over CSR ``rows`` (only their non-zeros are touched)."""
     K, D1 = theta.shape
     d = D1 - 1
     lsum = 0.0
@@ -218,7 +218,7 @@ def _csr_chunk(data, indices, indptr, y, sw, rows, theta, scale, g, st, pbuf, db
             p = 0.0
             for q in range(lo, hi):
                 p += data[q] * theta[k, indices[q]]
-            pbuf[k] = theta[k, d] + scale * p
+            pbuf[k] = theta[k, d] + p
         lsum += s * _sample_derivatives(spec, y[i], pbuf, dbuf)
         wsum += s
         for k in range(K):
@@ -230,6 +230,16 @@ def _csr_chunk(data, indices, indptr, y, sw, rows, theta, scale, g, st, pbuf, db
                 g[off + d] += dk
     st[0] = lsum
     st[1] = wsum
+
+
+@njit(inline="always")
+def _soft(v, c):
+    """Soft-threshold: the proximal operator of c * |v|."""
+    if v > c:
+        return v - c
+    if v < -c:
+        return v + c
+    return 0.0
 
 
 @njit(cache=True, inline="always")
@@ -255,14 +265,7 @@ def _update_one(idx, theta, state, avg, G, C, inv_w, spec, cst, lr, t, opt_t):
     else:
         D = builtin_update(spec.opt_code, spec.opt_params, cst, g, theta, state, k, j, lr, opt_t)
     if is_coef and spec.l1 != 0.0:
-        v = theta[k, j]
-        thr = lr * spec.l1 * D
-        if v > thr:
-            theta[k, j] = v - thr
-        elif v < -thr:
-            theta[k, j] = v + thr
-        else:
-            theta[k, j] = 0.0
+        theta[k, j] = _soft(theta[k, j], lr * spec.l1 * D)
     if spec.avg_start > 0:
         if t >= spec.avg_start:
             avg[k, j] += (theta[k, j] - avg[k, j]) / (t - spec.avg_start + 1.0)
@@ -311,7 +314,7 @@ def _dense_batch(X, y, sw, rows, theta, state, avg, work, spec, t, opt_t):
 def _csr_batch(data, indices, indptr, y, sw, rows, theta, state, avg, work, spec, t, opt_t):
     G, stats, bufs, cst = work
     K = theta.shape[0]
-    _csr_chunk(data, indices, indptr, y, sw, rows, theta, 1.0, G[0], stats[0], bufs[0, 0, :K],
+    _csr_chunk(data, indices, indptr, y, sw, rows, theta, G[0], stats[0], bufs[0, 0, :K],
                bufs[0, 1, :K], spec)
     lsum = stats[0, 0]
     wsum = stats[0, 1]
@@ -421,15 +424,6 @@ def specialize(update):
 # touched compose into one of their sum, so each coordinate catches up on the sum
 # accumulated since it was last touched (``u - last_u[j]``) right before it is read.
 # This is the dense update rewritten, not an approximation.
-
-
-@njit(inline="always")
-def _soft(v, c):
-    if v > c:
-        return v - c
-    if v < -c:
-        return v + c
-    return 0.0
 
 
 @njit(inline="always")
