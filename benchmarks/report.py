@@ -118,14 +118,14 @@ def kernel_epoch_runner(est, X, y):
     batch_size = est._batch_size(n)
     spec, kernel, work = est._kernel_args(data, state, optimizer, schedule, l2, l1, est._mode,
                                           threads, batch_size)
-    block = est._block_size(data, batch_size)
+    layout = est._shuffle_layout(data, batch_size)
     order = np.empty(n, dtype=np.int64)
     rng = check_random_state(0)
     xargs = (data.X.data, data.X.indices, data.X.indptr) if data.sparse else (data.X,)
     avg = state.avg if state.avg is not None else state.theta[:0]
 
     def run_order():
-        est._epoch_order(data, rng, block, order)
+        est._epoch_order(data, rng, layout, order)
 
     def run_kernel():
         with kernel_threads(threads):

@@ -27,10 +27,22 @@ from .schedules import SCHEDULES, Schedule, get_schedule
 PAR_ROWS_MIN_WORK = 20_000
 # Parallel coordinate updates pay off from this many parameters.
 PAR_UPDATE_MIN = 65_536
-# Shuffling visits blocks of contiguous rows of at least this many bytes, in random
-# order, instead of gathering single rows (which made an epoch ~5x slower); data that
-# fits in cache is shuffled row by row. See docs/performance.rst.
-SHUFFLE_BLOCK_BYTES = 4096
+# Both thresholds are for the omp and tbb layers (a parallel region: ~2 us). Under
+# Numba's workqueue layer (the fallback where no OpenMP/TBB runtime is found) a region
+# costs ~140 us, so there they are this many times larger.
+WORKQUEUE_REGION_FACTOR = 64
+# Shuffling data larger than the cache: gathering single rows through a permutation
+# made an epoch ~5x slower, whole shuffled blocks of rows made batches less random
+# than a permutation (class-sorted data scored lower). Instead the rows are cut into
+# blocks that are shuffled and grouped, and each batch takes a run of about
+# SHUFFLE_RUN_BYTES (never more than 1/SHUFFLE_MIN_RUNS of the batch) from each block
+# of a group, the next batch the following runs (skgd._kernels.fill_order): a batch
+# mixes at least SHUFFLE_MIN_RUNS distant places and reads stay nearly sequential.
+# A block holds SHUFFLE_SPREAD runs. Data that fits in cache is permuted row by row.
+# Measured in docs/performance.rst and tests/test_shuffle.py.
+SHUFFLE_RUN_BYTES = 4096
+SHUFFLE_MIN_RUNS = 64
+SHUFFLE_SPREAD = 16
 SHUFFLE_ROWS_IN_CACHE_BYTES = 8 << 20
 
 _CUSTOM_KERNELS = {}
@@ -350,6 +362,8 @@ class BaseGD(BaseEstimator):
                      batch_size):
         code, sched_params = schedule.kernel_args(self, state.eta)
         n_out, D1 = state.theta.shape
+        scale = WORKQUEUE_REGION_FACTOR if threads > 1 and threading_layer() == "workqueue" \
+            else 1
         spec = K.KernelSpec(
             mode=mode,
             loss_code=self._loss_spec.code,
@@ -364,8 +378,8 @@ class BaseGD(BaseEstimator):
             fit_intercept=bool(self.fit_intercept),
             avg_start=self._avg_start(),
             par_rows=bool(threads > 1 and not data.sparse
-                          and batch_size * data.row_work >= PAR_ROWS_MIN_WORK),
-            par_update=bool(threads > 1 and n_out * D1 >= PAR_UPDATE_MIN),
+                          and batch_size * data.row_work >= scale * PAR_ROWS_MIN_WORK),
+            par_update=bool(threads > 1 and n_out * D1 >= scale * PAR_UPDATE_MIN),
         )
         if data.sparse and optimizer._code == K.OPT_SGD and optimizer.momentum == 0 \
                 and not spec.avg_start:
@@ -380,17 +394,23 @@ class BaseGD(BaseEstimator):
         work = K.make_work(1 if data.sparse else K._epoch.MAX_CHUNKS, n_out, D1)
         return spec, (csr if data.sparse else dense), work
 
-    def _block_size(self, data, batch_size):
+    def _shuffle_layout(self, data, batch_size):
+        """``(block, run, group)`` rows of the epoch order (see SHUFFLE_RUN_BYTES)."""
         if data.n_bytes <= SHUFFLE_ROWS_IN_CACHE_BYTES:
-            return 1
-        rows = int(np.ceil(SHUFFLE_BLOCK_BYTES / max(data.row_bytes, 1.0)))
-        return max(1, min(rows, batch_size // 4))
+            return 1, 1, 1
+        run = int(np.ceil(SHUFFLE_RUN_BYTES / max(data.row_bytes, 1.0)))
+        run = max(1, min(run, batch_size // SHUFFLE_MIN_RUNS))
+        return run * SHUFFLE_SPREAD, run, max(1, batch_size // run)
 
-    def _epoch_order(self, data, rng, block, out):
+    def _epoch_order(self, data, rng, layout, out):
+        block, run, group = layout
         n = data.rows.shape[0]
         n_blocks = (n + block - 1) // block
-        blocks = rng.permutation(n_blocks) if self.shuffle else np.arange(n_blocks)
-        K.fill_order(blocks.astype(np.int64), block, data.rows, out)
+        if self.shuffle:
+            K.fill_order(rng.permutation(n_blocks).astype(np.int64), block, run, group,
+                         data.rows, out)
+        else:
+            out[:] = data.rows
         return out
 
     def _train(self, data, state, *, n_epochs, rng, validation=None, fit_call=True):
@@ -410,7 +430,7 @@ class BaseGD(BaseEstimator):
         state.eta0 = self.eta0
         spec, kernel, work = self._kernel_args(data, state, optimizer, schedule, l2, l1,
                                                self._mode, threads, batch_size)
-        block = self._block_size(data, batch_size)
+        layout = self._shuffle_layout(data, batch_size)
         order = np.empty(n_rows, dtype=np.int64)
         if data.sparse:
             Xargs = (data.X.data, data.X.indices, data.X.indptr)
@@ -428,7 +448,7 @@ class BaseGD(BaseEstimator):
         with kernel_threads(threads if parallel else 1), _blas_single_thread(validation):
             for epoch in range(1, n_epochs + 1):
                 tic = time.perf_counter()
-                self._epoch_order(data, rng, block, order)
+                self._epoch_order(data, rng, layout, order)
                 lsum, wsum, state.t, state.opt_t = kernel(
                     *Xargs, data.y, data.sw, order, batch_size, state.theta, state.opt_state,
                     avg, work, spec, state.t, state.opt_t)
@@ -544,7 +564,7 @@ class BaseGD(BaseEstimator):
         peek = copy.deepcopy(rng)
         order = np.empty(data.rows.shape[0], dtype=np.int64)
         batch_size = self._batch_size(data.rows.shape[0])
-        self._epoch_order(data, peek, self._block_size(data, batch_size), order)
+        self._epoch_order(data, peek, self._shuffle_layout(data, batch_size), order)
         first = order[:batch_size]
         return self._fresh_state(n_out, data.X.shape[1], self._components[0], coef_init,
                                  intercept_init,

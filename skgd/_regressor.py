@@ -59,8 +59,9 @@ class GDRegressor(RegressorMixin, BaseGD):
         stopping) has not improved by ``tol`` for ``n_iter_no_change`` epochs.
     n_iter_no_change : int, default=5
     shuffle : bool, default=True
-        Shuffle the visiting order each epoch (blocks of contiguous rows for large
-        data, single rows when the data fits in cache).
+        Shuffle the visiting order each epoch: a row permutation when the data fits
+        in cache; for large data, batches interleave short runs of rows from many
+        shuffled blocks (as random as a permutation, read nearly sequentially).
     random_state : int, RandomState instance or None, default=None
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the data (or use ``X_val``/``y_val`` given

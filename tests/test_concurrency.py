@@ -83,8 +83,12 @@ LAYER_SCRIPT = textwrap.dedent("""
     import numpy as np
     from sklearn.datasets import make_classification
     from skgd import GDClassifier
+    import skgd._base as B
     import skgd._parallel as P
 
+    # Parallel kernels at this size under every layer (workqueue would otherwise run
+    # them serially, being slow to open a parallel region): the point is their safety.
+    B.WORKQUEUE_REGION_FACTOR = 1
     try:
         layer = P.threading_layer()
     except Exception as exc:  # the requested layer is not installed here
@@ -329,3 +333,32 @@ def test_fit_in_a_forked_child_runs_serially(tmp_path):
     assert child["equal"] is True
     if out["layer"] == "omp":
         assert child["threads"] == 1
+
+
+@pytest.mark.parametrize("layer, parallel", [("omp", True), ("tbb", True),
+                                             ("workqueue", False)])
+def test_parallel_region_thresholds_follow_the_layer(monkeypatch, layer, parallel):
+    # A workqueue region costs ~100x an OpenMP one: the same batch that runs in
+    # parallel under omp runs serially under workqueue, with the same result.
+    import skgd._base as base
+
+    if POOL < 2:
+        pytest.skip("needs at least 2 Numba threads")
+    X, y = make_classification(4096, 100, random_state=0)
+    specs = []
+    original = base.BaseGD._kernel_args
+
+    def spy(self, *args, **kwargs):
+        out = original(self, *args, **kwargs)
+        specs.append(out[0])
+        return out
+
+    monkeypatch.setattr(base.BaseGD, "_kernel_args", spy)
+    ref = GDClassifier(batch_size=1024, n_jobs=2, max_iter=2, tol=None, random_state=0)
+    ref.fit(X, y)
+    assert specs[-1].par_rows
+    monkeypatch.setattr(base, "threading_layer", lambda: layer)
+    est = GDClassifier(batch_size=1024, n_jobs=2, max_iter=2, tol=None, random_state=0)
+    est.fit(X, y)
+    assert specs[-1].par_rows is parallel
+    np.testing.assert_array_equal(est.coef_, ref.coef_)

@@ -36,11 +36,14 @@ from ._codes import (
 )
 from ._losses import loss_and_derivative, softmax_loss_and_derivative
 from ._optim import builtin_update, no_custom_update, step_constants
+from ._prefetch import ROWS_AHEAD, prefetch, prefetch_row
 
 # Rows per gradient chunk and the most chunks a batch is split into. Fixed constants
 # (not the thread count) so that results do not depend on n_jobs.
 ROWS_PER_CHUNK = 32
 MAX_CHUNKS = 16
+# Coordinates per task of a parallel update.
+UPDATE_BLOCK = 4096
 # Reassociation lets LLVM vectorize the dot products and gradient sweeps; no
 # finite-math assumptions, so NaN/inf still propagate to the divergence check.
 _FM = {"reassoc", "contract", "nsz", "arcp"}
@@ -68,20 +71,30 @@ def learning_rate(code, sp, t):
 
 
 @njit(cache=True)
-def fill_order(blocks, block, rows, out):
-    """Write ``rows`` in the order of their blocks ``blocks`` of ``block`` entries.
+def fill_order(blocks, block, seg, group, rows, out):
+    """Write ``rows`` in interleaved block order; return the number written.
 
-    Block ``b`` is ``rows[b * block:(b + 1) * block]`` (the last one may be shorter);
-    contiguous runs keep the reads of X sequential while the blocks are shuffled.
+    Block ``b`` is ``rows[b * block:(b + 1) * block]`` (the last one may be shorter).
+    The blocks, taken in the order ``blocks``, form groups of ``group``; within a
+    group, the first ``seg`` rows of every block come first, then the next ``seg`` of
+    every block, and so on. With ``group * seg`` equal to the batch size each batch
+    holds ``seg``-row runs of ``group`` different blocks, and consecutive batches read
+    the runs that follow in the same blocks: reads stay nearly sequential while a
+    batch mixes many distant parts of the data. ``seg == block`` visits whole blocks.
     """
     n = rows.shape[0]
     pos = 0
-    for q in range(blocks.shape[0]):
-        lo = blocks[q] * block
-        hi = min(lo + block, n)
-        for i in range(lo, hi):
-            out[pos] = rows[i]
-            pos += 1
+    n_blocks = blocks.shape[0]
+    for first in range(0, n_blocks, group):
+        last = min(first + group, n_blocks)
+        for j in range(0, block, seg):
+            for q in range(first, last):
+                start = blocks[q] * block
+                lo = start + j
+                hi = min(lo + seg, start + block, n)
+                for i in range(lo, hi):
+                    out[pos] = rows[i]
+                    pos += 1
     return pos
 
 
@@ -109,12 +122,6 @@ def _sample_derivatives(spec, yi, pbuf, dbuf):
 
 @njit(inline="always")
 def _log_loss_parts(p, y):
-    """Log loss of margin ``p`` as ``log(factor) + extra``, and its derivative.
-
-    Callers sum the loss as the log of a running product of the factors (flushed
-    before it can overflow: each factor is below 1 + e^18), which replaces a log1p per
-    row by one log per ~30 rows; the transcendental was ~40% of a row's time.
-    """
     z = y * p
     if z > 18.0:
         e = math.exp(-z)
@@ -126,15 +133,17 @@ def _log_loss_parts(p, y):
 
 
 @njit(fastmath=_FM, cache=True, inline="always")
-def _dense_chunk_single(X, y, sw, rows, w, g, st, spec):
+def _dense_chunk_single(X, y, sw, order, lo, hi, w, g, st, spec):
     """_dense_chunk for one output (regression, binary): 1-D weights, no buffers."""
     d = w.shape[0] - 1
     lsum = 0.0
     wsum = 0.0
     prod = 1.0
     is_log = spec.loss_code == LOSS_LOG
-    for r in range(rows.shape[0]):
-        i = rows[r]
+    last = order.shape[0] - 1
+    for r in range(lo, hi):
+        prefetch_row(X[order[min(r + ROWS_AHEAD, last)]])
+        i = order[r]
         s = sw[i]
         if s == 0.0:
             continue
@@ -167,17 +176,24 @@ def _dense_chunk_single(X, y, sw, rows, w, g, st, spec):
 
 
 @njit(fastmath=_FM, cache=True, inline="always")
-def _dense_chunk(X, y, sw, rows, theta, g, st, pbuf, dbuf, spec):
+def _dense_chunk(X, y, sw, order, lo, hi, theta, g, st, pbuf, dbuf, spec):
+    """Gradient and loss sums over the rows ``order[lo:hi]`` of dense ``X``.
+
+    The row ``ROWS_AHEAD`` places ahead in ``order`` is prefetched, past the chunk's
+    end too: rows come in short shuffled runs that the CPU's prefetcher misses.
+    """
     K, D1 = theta.shape
     if spec.mode == MODE_SINGLE:
-        _dense_chunk_single(X, y, sw, rows, theta[0], g[:D1], st, spec)
+        _dense_chunk_single(X, y, sw, order, lo, hi, theta[0], g[:D1], st, spec)
         return
     d = D1 - 1
     lsum = 0.0
     wsum = 0.0
+    last = order.shape[0] - 1
     # Indexed loops: iterating an index array directly ran ~3x slower here.
-    for r in range(rows.shape[0]):
-        i = rows[r]
+    for r in range(lo, hi):
+        prefetch_row(X[order[min(r + ROWS_AHEAD, last)]])
+        i = order[r]
         s = sw[i]
         if s == 0.0:
             continue
@@ -242,64 +258,80 @@ def _soft(v, c):
     return 0.0
 
 
+@njit(inline="always")
+def _sum_chunks(G, C, lo, hi):
+    """``G[0, lo:hi] += G[c, lo:hi]`` for c = 1..C-1 in order, zeroing the rows added.
+
+    Row by row, so it vectorizes; the sum of each coordinate is in chunk order."""
+    for c in range(1, C):
+        for idx in range(lo, hi):
+            G[0, idx] += G[c, idx]
+            G[c, idx] = 0.0
+
+
 @njit(cache=True, inline="always")
-def _update_one(idx, theta, state, avg, G, C, inv_w, spec, cst, lr, t, opt_t):
-    K, D1 = theta.shape
-    k = idx // D1
-    j = idx - k * D1
-    g = 0.0
-    for c in range(C):
-        g += G[c, idx]
-        G[c, idx] = 0.0
-    is_coef = j < D1 - 1
-    if not is_coef and not spec.fit_intercept:
-        return
-    g *= inv_w
-    if is_coef and spec.l2 != 0.0:
-        if spec.decoupled:
-            theta[k, j] *= 1.0 - lr * spec.l2
+def _update_row(k, lo, hi, theta, state, avg, G, C, inv_w, spec, cst, lr, t, opt_t):
+    """Reduce the chunks' gradients of coordinates ``(k, lo:hi)`` and step them."""
+    D1 = theta.shape[1]
+    off = k * D1
+    _sum_chunks(G, C, off + lo, off + hi)
+    for j in range(lo, hi):
+        g = G[0, off + j]
+        G[0, off + j] = 0.0
+        is_coef = j < D1 - 1
+        if not is_coef and not spec.fit_intercept:
+            continue
+        g *= inv_w
+        if is_coef and spec.l2 != 0.0:
+            if spec.decoupled:
+                theta[k, j] *= 1.0 - lr * spec.l2
+            else:
+                g += spec.l2 * theta[k, j]
+        if spec.opt_code == OPT_CUSTOM:
+            D = _custom_update(g, theta, state, k, j, lr, opt_t, spec.opt_params)
         else:
-            g += spec.l2 * theta[k, j]
-    if spec.opt_code == OPT_CUSTOM:
-        D = _custom_update(g, theta, state, k, j, lr, opt_t, spec.opt_params)
-    else:
-        D = builtin_update(spec.opt_code, spec.opt_params, cst, g, theta, state, k, j, lr, opt_t)
-    if is_coef and spec.l1 != 0.0:
-        theta[k, j] = _soft(theta[k, j], lr * spec.l1 * D)
-    if spec.avg_start > 0:
-        if t >= spec.avg_start:
-            avg[k, j] += (theta[k, j] - avg[k, j]) / (t - spec.avg_start + 1.0)
-        else:
-            avg[k, j] = theta[k, j]
+            D = builtin_update(spec.opt_code, spec.opt_params, cst, g, theta, state, k, j, lr,
+                               opt_t)
+        if is_coef and spec.l1 != 0.0:
+            theta[k, j] = _soft(theta[k, j], lr * spec.l1 * D)
+        if spec.avg_start > 0:
+            if t >= spec.avg_start:
+                avg[k, j] += (theta[k, j] - avg[k, j]) / (t - spec.avg_start + 1.0)
+            else:
+                avg[k, j] = theta[k, j]
 
 
 @njit(parallel=True, cache=True)
 def _update(theta, state, avg, G, C, inv_w, spec, cst, t, opt_t):
     lr = learning_rate(spec.sched_code, spec.sched_params, t)
     step_constants(spec.opt_code, spec.opt_params, opt_t, cst)
-    n = theta.shape[0] * theta.shape[1]
+    K, D1 = theta.shape
     if spec.par_update:
-        for idx in prange(n):
-            _update_one(idx, theta, state, avg, G, C, inv_w, spec, cst, lr, t, opt_t)
+        per_row = (D1 + UPDATE_BLOCK - 1) // UPDATE_BLOCK
+        for blk in prange(K * per_row):
+            k = blk // per_row
+            lo = (blk - k * per_row) * UPDATE_BLOCK
+            _update_row(k, lo, min(lo + UPDATE_BLOCK, D1), theta, state, avg, G, C, inv_w,
+                        spec, cst, lr, t, opt_t)
     else:
-        for idx in range(n):
-            _update_one(idx, theta, state, avg, G, C, inv_w, spec, cst, lr, t, opt_t)
+        for k in range(K):
+            _update_row(k, 0, D1, theta, state, avg, G, C, inv_w, spec, cst, lr, t, opt_t)
 
 
 @njit(parallel=True, fastmath=_FM, cache=True)
-def _dense_batch(X, y, sw, rows, theta, state, avg, work, spec, t, opt_t):
+def _dense_batch(X, y, sw, order, start, stop, theta, state, avg, work, spec, t, opt_t):
     G, stats, bufs, cst = work
     K = theta.shape[0]
-    m = rows.shape[0]
+    m = stop - start
     C = n_chunks(m)
     if spec.par_rows and C > 1:
         for c in prange(C):
-            _dense_chunk(X, y, sw, rows[c * m // C:(c + 1) * m // C], theta, G[c],
-                         stats[c], bufs[c, 0, :K], bufs[c, 1, :K], spec)
+            _dense_chunk(X, y, sw, order, start + c * m // C, start + (c + 1) * m // C, theta,
+                         G[c], stats[c], bufs[c, 0, :K], bufs[c, 1, :K], spec)
     else:
         for c in range(C):
-            _dense_chunk(X, y, sw, rows[c * m // C:(c + 1) * m // C], theta, G[c],
-                         stats[c], bufs[c, 0, :K], bufs[c, 1, :K], spec)
+            _dense_chunk(X, y, sw, order, start + c * m // C, start + (c + 1) * m // C, theta,
+                         G[c], stats[c], bufs[c, 0, :K], bufs[c, 1, :K], spec)
     lsum = 0.0
     wsum = 0.0
     for c in range(C):
@@ -333,8 +365,9 @@ def epoch_dense(X, y, sw, order, batch_size, theta, state, avg, work, spec, t, o
     lsum = 0.0
     wsum = 0.0
     for start in range(0, order.shape[0], batch_size):
-        rows = order[start:start + batch_size]
-        bl, bw = _dense_batch(X, y, sw, rows, theta, state, avg, work, spec, t, opt_t)
+        stop = min(start + batch_size, order.shape[0])
+        bl, bw = _dense_batch(X, y, sw, order, start, stop, theta, state, avg, work, spec, t,
+                              opt_t)
         lsum += bl
         wsum += bw
         if bw > 0.0:
@@ -391,7 +424,7 @@ def make_work(n_chunks_max, K, D1):
     return G, stats, bufs, np.zeros(N_STEP_CONSTANTS)
 
 
-_CHAIN = ("_update_one", "_update", "_dense_batch", "_csr_batch", "epoch_dense", "epoch_csr")
+_CHAIN = ("_update_row", "_update", "_dense_batch", "_csr_batch", "epoch_dense", "epoch_csr")
 
 
 def specialize(update):
@@ -471,6 +504,11 @@ def epoch_csr_lazy(data, indices, indptr, y, sw, order, batch_size, theta, state
         for k in range(K):
             gb[k] = 0.0
         for r in range(start, stop):
+            if r + 1 < order.shape[0]:
+                # The next row's records, a row's time before they are read.
+                nxt = order[r + 1]
+                for q in range(indptr[nxt], indptr[nxt + 1]):
+                    prefetch(P[indices[q]], 0)
             i = order[r]
             s = sw[i]
             if s == 0.0:

@@ -1,0 +1,123 @@
+"""Block shuffling keeps the statistical quality of a full row permutation.
+
+Large data is shuffled in blocks of contiguous rows (skgd._base.SHUFFLE_BLOCK_BYTES);
+data that fits in cache is permuted row by row. Here block shuffling is forced on
+small real data sets, including copies sorted by class (the order that could hurt
+most), and its test scores are compared with those of a row permutation.
+"""
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_breast_cancer, load_digits, load_wine
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import StandardScaler
+
+import skgd._base as base
+from skgd import GDClassifier
+from skgd._kernels import fill_order
+
+SEEDS = range(6)
+
+
+def _split(loader, seed, sort_by_class):
+    X, y = loader(return_X_y=True)
+    Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=0.3, stratify=y, random_state=seed)
+    if sort_by_class:
+        order = np.argsort(ytr, kind="stable")
+        Xtr, ytr = Xtr[order], ytr[order]
+    scaler = StandardScaler().fit(Xtr)
+    return scaler.transform(Xtr), scaler.transform(Xte), ytr, yte
+
+
+def _mean_score(loader, sort_by_class, *, shuffle=True, **params):
+    scores = []
+    for seed in SEEDS:
+        Xtr, Xte, ytr, yte = _split(loader, seed, sort_by_class)
+        est = GDClassifier(shuffle=shuffle, random_state=seed, max_iter=15, tol=None,
+                           **params).fit(Xtr, ytr)
+        scores.append(est.score(Xte, yte))
+    return float(np.mean(scores))
+
+
+@pytest.fixture
+def layouts(monkeypatch):
+    """Record the shuffle layouts ``(block, run, group)`` fits use."""
+    seen = []
+    original = base.BaseGD._shuffle_layout
+
+    def spy(self, data, batch_size):
+        layout = original(self, data, batch_size)
+        seen.append(layout)
+        return layout
+
+    monkeypatch.setattr(base.BaseGD, "_shuffle_layout", spy)
+    return seen
+
+
+@pytest.mark.parametrize("loader", [load_digits, load_breast_cancer, load_wine])
+@pytest.mark.parametrize("sort_by_class", [False, True])
+@pytest.mark.parametrize("batch_size", [32, 256])
+def test_block_shuffle_scores_match_row_permutation(monkeypatch, layouts, loader,
+                                                    sort_by_class, batch_size):
+    rows = _mean_score(loader, sort_by_class, batch_size=batch_size)
+    assert set(layouts) == {(1, 1, 1)}  # small data: a row permutation
+    layouts.clear()
+    # The layout of data larger than the cache.
+    monkeypatch.setattr(base, "SHUFFLE_ROWS_IN_CACHE_BYTES", 0)
+    blocks = _mean_score(loader, sort_by_class, batch_size=batch_size)
+    assert all(block > 1 for block, _, _ in layouts)  # blocks really were used
+    assert blocks == pytest.approx(rows, abs=0.012)
+
+
+def test_whole_blocks_per_batch_would_fail_that_comparison(monkeypatch):
+    """Why batches interleave runs of many blocks: batches made of a few whole blocks
+    of class-sorted rows (8-row blocks, batch 32) score clearly lower."""
+    rows = _mean_score(load_wine, True, batch_size=32)
+    monkeypatch.setattr(base.BaseGD, "_shuffle_layout", lambda self, data, bs: (8, 8, 1))
+    whole_blocks = _mean_score(load_wine, True, batch_size=32)
+    assert whole_blocks < rows - 0.05
+
+
+@pytest.mark.parametrize("n, block, run, group", [
+    (1000, 16, 4, 8), (1003, 16, 4, 8), (97, 16, 4, 8), (50, 1, 1, 1), (64, 8, 8, 3),
+    (10, 16, 4, 8), (1000, 16, 5, 6)])
+def test_fill_order_interleaves_runs_of_distinct_blocks(n, block, run, group):
+    rng = np.random.default_rng(n)
+    rows = np.sort(rng.choice(10 * n, size=n, replace=False)).astype(np.int64)
+    n_blocks = -(-n // block)
+    blocks = rng.permutation(n_blocks).astype(np.int64)
+    out = np.full(n, -1, dtype=np.int64)
+    assert fill_order(blocks, block, run, group, rows, out) == n
+    np.testing.assert_array_equal(np.sort(out), rows)  # every row exactly once
+    position = np.searchsorted(rows, out)
+    owner = position // block
+    # Reference: group by group, run by run, block by block.
+    expected = []
+    for first in range(0, n_blocks, group):
+        for j in range(0, block, run):
+            for b in blocks[first:first + group]:
+                expected.extend(range(b * block + j, min(b * block + j + run,
+                                                         b * block + block, n)))
+    np.testing.assert_array_equal(position, expected)
+    if run < block and n % block == 0 and n_blocks % group == 0:
+        # Each batch of group * run rows holds one run of each of `group` blocks.
+        batch = group * run
+        for start in range(0, n, batch):
+            assert len(set(owner[start:start + batch])) == group
+
+
+def test_no_shuffle_keeps_row_order(monkeypatch):
+    monkeypatch.setattr(base, "SHUFFLE_ROWS_IN_CACHE_BYTES", 0)
+    X, y = load_breast_cancer(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    seen = []
+    original = base.BaseGD._epoch_order
+
+    def spy(self, data, rng, layout, out):
+        seen.append(original(self, data, rng, layout, out).copy())
+        return seen[-1]
+
+    monkeypatch.setattr(base.BaseGD, "_epoch_order", spy)
+    GDClassifier(shuffle=False, max_iter=2, tol=None).fit(X, y)
+    for order in seen:
+        np.testing.assert_array_equal(order, np.arange(X.shape[0]))
