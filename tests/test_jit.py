@@ -14,14 +14,16 @@ FIT = textwrap.dedent("""
     import numpy as np
     import scipy.sparse as sp
     from skgd import GDClassifier
-    from skgd._kernels import epoch_csr_lazy, epoch_dense
+    from skgd._kernels import epoch_csr_lazy, epoch_csr_scaled, epoch_dense
     rng = np.random.default_rng(0)
     X = rng.standard_normal((500, 8)); y = (X[:, 0] > 0).astype(int)
     GDClassifier(max_iter=2, tol=None).fit(X, y)
     GDClassifier(optimizer="sgd", max_iter=2, tol=None).fit(sp.csr_matrix(X), y)
+    GDClassifier(optimizer="sgd", penalty="l1", max_iter=2, tol=None).fit(sp.csr_matrix(X), y)
     stats = {name: {"hits": sum(k.stats.cache_hits.values()),
                     "misses": sum(k.stats.cache_misses.values())}
-             for name, k in [("dense", epoch_dense), ("lazy", epoch_csr_lazy)]}
+             for name, k in [("dense", epoch_dense), ("lazy", epoch_csr_lazy),
+                             ("scaled", epoch_csr_scaled)]}
     stats["seconds"] = time.perf_counter() - t0
     print(json.dumps(stats))
 """)
@@ -38,9 +40,10 @@ def _run(code, env):
 def test_second_process_loads_kernels_from_cache(tmp_path):
     env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
     cold = _run(FIT, env)
-    assert cold["dense"]["misses"] >= 1 and cold["lazy"]["misses"] >= 1  # compiled here
+    for kernel in ("dense", "lazy", "scaled"):
+        assert cold[kernel]["misses"] >= 1  # compiled here
     warm = _run(FIT, env)
-    for kernel in ("dense", "lazy"):
+    for kernel in ("dense", "lazy", "scaled"):
         assert warm[kernel]["misses"] == 0, warm
         assert warm[kernel]["hits"] >= 1, warm
     # Not a timed assertion: the figure is shown with -rP for the performance notes.

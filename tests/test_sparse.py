@@ -25,7 +25,8 @@ def sparse_problem():
 @pytest.mark.parametrize("multi_class", ["binary", "ovr", "multinomial"])
 @pytest.mark.parametrize("learning_rate", ["constant", "invscaling", "optimal"])
 def test_lazy_sgd_equals_dense(sparse_problem, penalty, alpha, multi_class, learning_rate):
-    """Plain SGD on CSR (scale factor + lazily caught-up L1) is the dense update."""
+    """Plain SGD on CSR (scale factor + lazily caught-up L1; without L1 the two-sweep
+    kernel) is the dense update."""
     X, y2, y3, _ = sparse_problem
     if learning_rate == "optimal" and alpha == 0:
         pytest.skip("optimal needs alpha > 0")

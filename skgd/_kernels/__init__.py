@@ -19,10 +19,12 @@ from ._epoch import (  # noqa: F401
     KernelSpec,
     epoch_csr,
     epoch_csr_lazy,
+    epoch_csr_scaled,
     epoch_dense,
     fill_order,
     learning_rate,
     make_lazy_work,
+    make_scaled_work,
     make_work,
     specialize,
 )
