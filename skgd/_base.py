@@ -40,11 +40,15 @@ WORKQUEUE_REGION_FACTOR = 64
 # SHUFFLE_RUN_BYTES (never more than 1/SHUFFLE_MIN_RUNS of the batch) from each block
 # of a group, the next batch the following runs (skgd._kernels.fill_order): a batch
 # mixes at least SHUFFLE_MIN_RUNS distant places and reads stay nearly sequential.
-# A block holds SHUFFLE_SPREAD runs. Data that fits in cache is permuted row by row.
+# A block holds SHUFFLE_SPREAD runs. Runs of wide rows are still up to
+# SHUFFLE_MIN_RUN_ROWS rows (within the 1/SHUFFLE_MIN_RUNS bound): that keeps the
+# order of sparse data, laid out by its dense size, as fast to read as short runs of
+# its non-zeros. Data that fits in cache is permuted row by row.
 # Measured in docs/performance.rst and tests/test_shuffle.py.
 SHUFFLE_RUN_BYTES = 4096
 SHUFFLE_MIN_RUNS = 64
 SHUFFLE_SPREAD = 16
+SHUFFLE_MIN_RUN_ROWS = 4
 SHUFFLE_ROWS_IN_CACHE_BYTES = 8 << 20
 
 _CUSTOM_KERNELS = {}
@@ -129,13 +133,11 @@ class _TrainData:
         self.y = y
         self.sw = sw
         self.rows = rows  # the rows visited by an epoch (all but the validation rows)
-        if self.sparse:
-            # a non-zero costs its value and an index (half a float64's size, int32)
-            self.row_bytes = X.data.itemsize * (X.nnz / max(X.shape[0], 1)) * 1.5
-            self.row_work = max(1.0, X.nnz / max(X.shape[0], 1))
-        else:
-            self.row_bytes = X.dtype.itemsize * X.shape[1]
-            self.row_work = X.shape[1]
+        self.row_work = max(1.0, X.nnz / max(X.shape[0], 1)) if self.sparse else X.shape[1]
+        # The shuffle layout is chosen from the dense size (shape and dtype), whatever
+        # the storage, so that dense and sparse fits with the same random_state visit
+        # the rows in the same order and agree.
+        self.row_bytes = X.dtype.itemsize * X.shape[1]
         self.n_bytes = self.row_bytes * X.shape[0]
 
 
@@ -403,7 +405,8 @@ class BaseGD(BaseEstimator):
         """``(block, run, group)`` rows of the epoch order (see SHUFFLE_RUN_BYTES)."""
         if data.n_bytes <= SHUFFLE_ROWS_IN_CACHE_BYTES:
             return 1, 1, 1
-        run = int(np.ceil(SHUFFLE_RUN_BYTES / max(data.row_bytes, 1.0)))
+        run = max(SHUFFLE_MIN_RUN_ROWS,
+                  int(np.ceil(SHUFFLE_RUN_BYTES / max(data.row_bytes, 1.0))))
         run = max(1, min(run, batch_size // SHUFFLE_MIN_RUNS))
         return run * SHUFFLE_SPREAD, run, max(1, batch_size // run)
 
