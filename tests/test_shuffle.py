@@ -1,8 +1,9 @@
-"""Block shuffling keeps the statistical quality of a full row permutation.
+"""The large-data shuffle keeps the statistical quality of a full row permutation.
 
-Large data is shuffled in blocks of contiguous rows (skgd._base.SHUFFLE_BLOCK_BYTES);
-data that fits in cache is permuted row by row. Here block shuffling is forced on
-small real data sets, including copies sorted by class (the order that could hurt
+Data larger than the cache is shuffled in blocks of contiguous rows whose runs are
+interleaved across batches (skgd._base.SHUFFLE_RUN_BYTES and skgd._kernels.fill_order);
+data that fits in cache is permuted row by row. Here the large-data layout is forced
+on small real data sets, including copies sorted by class (the order that could hurt
 most), and its test scores are compared with those of a row permutation.
 """
 
@@ -29,12 +30,11 @@ def _split(loader, seed, sort_by_class):
     return scaler.transform(Xtr), scaler.transform(Xte), ytr, yte
 
 
-def _mean_score(loader, sort_by_class, *, shuffle=True, **params):
+def _mean_score(loader, sort_by_class, **params):
     scores = []
     for seed in SEEDS:
         Xtr, Xte, ytr, yte = _split(loader, seed, sort_by_class)
-        est = GDClassifier(shuffle=shuffle, random_state=seed, max_iter=15, tol=None,
-                           **params).fit(Xtr, ytr)
+        est = GDClassifier(random_state=seed, max_iter=15, tol=None, **params).fit(Xtr, ytr)
         scores.append(est.score(Xte, yte))
     return float(np.mean(scores))
 
@@ -57,16 +57,16 @@ def layouts(monkeypatch):
 @pytest.mark.parametrize("loader", [load_digits, load_breast_cancer, load_wine])
 @pytest.mark.parametrize("sort_by_class", [False, True])
 @pytest.mark.parametrize("batch_size", [32, 256])
-def test_block_shuffle_scores_match_row_permutation(monkeypatch, layouts, loader,
+def test_large_data_shuffle_scores_match_row_permutation(monkeypatch, layouts, loader,
                                                     sort_by_class, batch_size):
     rows = _mean_score(loader, sort_by_class, batch_size=batch_size)
     assert set(layouts) == {(1, 1, 1)}  # small data: a row permutation
     layouts.clear()
     # The layout of data larger than the cache.
     monkeypatch.setattr(base, "SHUFFLE_ROWS_IN_CACHE_BYTES", 0)
-    blocks = _mean_score(loader, sort_by_class, batch_size=batch_size)
+    interleaved = _mean_score(loader, sort_by_class, batch_size=batch_size)
     assert all(block > 1 for block, _, _ in layouts)  # blocks really were used
-    assert blocks == pytest.approx(rows, abs=0.012)
+    assert interleaved == pytest.approx(rows, abs=0.012)
 
 
 def test_whole_blocks_per_batch_would_fail_that_comparison(monkeypatch):
