@@ -560,9 +560,7 @@ def epoch_csr_lazy(data, indices, indptr, y, sw, order, batch_size, theta, state
                     gb[k] += dk
         lsum += bl
         wsum += bw
-        if bw == 0.0:
-            for q in range(nt):  # (none: rows of weight 0 are skipped before reading)
-                P[touched[q], LU] = u
+        if bw == 0.0:  # no row was read, so nothing is marked touched
             continue
         t += 1
         opt_t += 1
@@ -662,7 +660,7 @@ def epoch_csr_scaled(data, indices, indptr, y, sw, order, batch_size, theta, sta
             bw += s
             for k in range(K):
                 dk[r - start, k] = s * dbuf[k]
-                gb[k] += s * dbuf[k]
+                gb[k] += dk[r - start, k]
         lsum += bl
         wsum += bw
         if bw == 0.0:
