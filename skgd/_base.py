@@ -11,7 +11,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils import check_random_state
+from sklearn.utils import assert_all_finite, check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
@@ -50,6 +50,8 @@ SHUFFLE_MIN_RUNS = 64
 SHUFFLE_SPREAD = 16
 SHUFFLE_MIN_RUN_ROWS = 4
 SHUFFLE_ROWS_IN_CACHE_BYTES = 8 << 20
+# Inputs with at least this many stored values are checked for NaN/inf in parallel.
+FINITE_PAR_MIN = 1 << 20
 
 _CUSTOM_KERNELS = {}
 
@@ -241,6 +243,7 @@ class BaseGD(BaseEstimator):
                 order="C",
                 reset=reset,
                 y_numeric=not self._is_classifier(),
+                ensure_all_finite=False,  # checked below, faster
             )
         except ValueError as exc:
             if "could not convert" not in str(exc):
@@ -253,7 +256,25 @@ class BaseGD(BaseEstimator):
             if X.shape[0] == 0 or X.shape[1] == 0:
                 raise ValueError(f"Found array with shape {X.shape}; at least one sample "
                                  "and one feature are required.")
+        self._assert_finite(X)
         return X, y
+
+    def _assert_finite(self, X):
+        """Raise scikit-learn's error if X (validated, float) holds NaN or +-inf.
+
+        scikit-learn's own check sums X on one thread, which took longer than an epoch;
+        the kernel reads X in parallel on the fit's threads (``n_jobs``).
+        """
+        values = X.data if sp.issparse(X) else X
+        if values.flags.c_contiguous or values.flags.f_contiguous:
+            values = values.ravel(order="K")  # a view
+            threads = effective_threads(self.n_jobs) if values.size >= FINITE_PAR_MIN else 1
+            with kernel_threads(threads):
+                if K.all_finite(values, threads):
+                    return
+        # Not finite, or strided (a view the kernel would have to copy): scikit-learn
+        # checks and words the error.
+        assert_all_finite(X, input_name="X", estimator_name=type(self).__name__)
 
     def _non_numeric_message(self, X, y, exc):
         """Say which input is not numeric and what to do (validate_data only says
@@ -283,7 +304,8 @@ class BaseGD(BaseEstimator):
         check_is_fitted(self)
         self._reject_categoricals(X)
         X = validate_data(self, X, accept_sparse="csr", dtype=[np.float64, np.float32],
-                          reset=False)
+                          reset=False, ensure_all_finite=False)
+        self._assert_finite(X)
         return self._raw_from(X, self._coef_2d(), np.asarray(self.intercept_))
 
     @staticmethod

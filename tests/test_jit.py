@@ -14,7 +14,7 @@ FIT = textwrap.dedent("""
     import numpy as np
     import scipy.sparse as sp
     from skgd import GDClassifier
-    from skgd._kernels import epoch_csr_lazy, epoch_csr_scaled, epoch_dense
+    from skgd._kernels import all_finite, epoch_csr_lazy, epoch_csr_scaled, epoch_dense
     rng = np.random.default_rng(0)
     X = rng.standard_normal((500, 8)); y = (X[:, 0] > 0).astype(int)
     GDClassifier(max_iter=2, tol=None).fit(X, y)
@@ -23,7 +23,7 @@ FIT = textwrap.dedent("""
     stats = {name: {"hits": sum(k.stats.cache_hits.values()),
                     "misses": sum(k.stats.cache_misses.values())}
              for name, k in [("dense", epoch_dense), ("lazy", epoch_csr_lazy),
-                             ("scaled", epoch_csr_scaled)]}
+                             ("scaled", epoch_csr_scaled), ("finite", all_finite)]}
     stats["seconds"] = time.perf_counter() - t0
     print(json.dumps(stats))
 """)
@@ -40,10 +40,10 @@ def _run(code, env):
 def test_second_process_loads_kernels_from_cache(tmp_path):
     env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
     cold = _run(FIT, env)
-    for kernel in ("dense", "lazy", "scaled"):
+    for kernel in ("dense", "lazy", "scaled", "finite"):
         assert cold[kernel]["misses"] >= 1  # compiled here
     warm = _run(FIT, env)
-    for kernel in ("dense", "lazy", "scaled"):
+    for kernel in ("dense", "lazy", "scaled", "finite"):
         assert warm[kernel]["misses"] == 0, warm
         assert warm[kernel]["hits"] >= 1, warm
     # Not a timed assertion: the figure is shown with -rP for the performance notes.
