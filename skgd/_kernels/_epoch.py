@@ -35,7 +35,8 @@ from ._codes import (
     SCHED_WARMUP,
 )
 from ._losses import loss_and_derivative, softmax_loss_and_derivative
-from ._optim import builtin_update, no_custom_update, step_constants
+from ._optim import (builtin_update, has_slice_rule, no_custom_update, slice_update,
+                     step_constants)
 from ._prefetch import ROWS_AHEAD, prefetch_row
 
 # Rows per gradient chunk and the most chunks a batch is split into. Fixed constants
@@ -299,6 +300,16 @@ def _update_row(k, lo, hi, theta, state, avg, G, C, inv_w, spec, cst, lr, t, opt
     D1 = theta.shape[1]
     off = k * D1
     _sum_chunks(G, C, off + lo, off + hi)
+    hc = min(hi, D1 - 1)  # the coefficients of this block; the intercept is column D1 - 1
+    if (lo < hc and spec.opt_code != OPT_CUSTOM and spec.l1 == 0.0 and spec.avg_start == 0
+            and has_slice_rule(spec.opt_code, spec.opt_params)):
+        # The common case at once (no L1 threshold, no averaging); the loop below
+        # then only steps the intercept, if this block holds it.
+        decay = spec.decoupled and spec.l2 != 0.0
+        slice_update(spec.opt_code, spec.opt_params, cst, G[0, off + lo:off + hc], inv_w,
+                     0.0 if decay else spec.l2, 1.0 - lr * spec.l2 if decay else 1.0,
+                     theta, state, k, lo, hc, lr)
+        lo = hc
     for j in range(lo, hi):
         g = G[0, off + j]
         G[0, off + j] = 0.0

@@ -100,6 +100,53 @@ def builtin_update(code, hp, cst, g, theta, state, k, j, lr, t):
     return math.nan
 
 
+@njit(cache=True, inline="always")
+def has_slice_rule(code, hp):
+    """Whether :func:`slice_update` implements rule ``code`` with hyper-parameters ``hp``."""
+    if code == OPT_SGD:
+        return hp[0] == 0.0  # no momentum
+    if code == OPT_ADAM:
+        return hp[3] == 0.0  # no amsgrad
+    return False
+
+
+@njit(cache=True, inline="always")
+def slice_update(code, hp, cst, gsum, inv_w, l2, shrink, theta, state, k, lo, hi, lr):
+    """:func:`builtin_update` on the coefficients ``theta[k, lo:hi]`` at once.
+
+    ``gsum`` holds their gradient sums (zeroed here); each gradient is ``gsum * inv_w
+    + l2 * theta`` after ``theta *= shrink`` (coupled L2: ``shrink`` 1; decoupled
+    decay: ``l2`` 0). The arithmetic is that of the element rule, in the same order,
+    but over slices indexed from 0 and without a per-element dispatch, so LLVM
+    vectorizes it (sqrt and division included): the update of a batch is several
+    times faster, which matters for wide models (sparse data, many classes).
+    """
+    th = theta[k, lo:hi]
+    if code == OPT_SGD:
+        for j in range(th.shape[0]):
+            t = th[j] * shrink
+            g = gsum[j] * inv_w + l2 * t
+            gsum[j] = 0.0
+            th[j] = t - lr * g
+    else:  # OPT_ADAM
+        b1 = hp[0]
+        b2 = hp[1]
+        eps = hp[2]
+        c0 = cst[0]
+        c1 = cst[1]
+        m = state[0, k, lo:hi]
+        v = state[1, k, lo:hi]
+        for j in range(th.shape[0]):
+            t = th[j] * shrink
+            g = gsum[j] * inv_w + l2 * t
+            gsum[j] = 0.0
+            mj = b1 * m[j] + (1.0 - b1) * g
+            vj = b2 * v[j] + (1.0 - b2) * g * g
+            m[j] = mj
+            v[j] = vj
+            th[j] = t - lr * (mj / c0) * (1.0 / (math.sqrt(vj / c1) + eps))
+
+
 @njit(cache=True)
 def no_custom_update(g, theta, state, k, j, lr, t, hp):
     """Placeholder bound in the cached kernels; user optimizers replace it."""
