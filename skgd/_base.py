@@ -413,7 +413,7 @@ class BaseGD(BaseEstimator):
             # in two sweeps and a compact weight array when there is no L1 term.
             if spec.l1 == 0.0:
                 return spec, K.epoch_csr_scaled, K.make_scaled_work(n_out, D1, batch_size)
-            return spec, K.epoch_csr_lazy, K.make_lazy_work(n_out, D1)
+            return spec, K.epoch_csr_lazy, K.make_lazy_work(n_out, D1, batch_size)
         if optimizer._code == K.OPT_CUSTOM:
             if optimizer.update not in _CUSTOM_KERNELS:
                 _CUSTOM_KERNELS[optimizer.update] = K.specialize(optimizer.update)

@@ -52,10 +52,13 @@ def test_dense_update_path_equals_dense(sparse_problem, optimizer):
     np.testing.assert_allclose(sparse.coef_, dense.coef_, rtol=1e-10, atol=1e-13)
 
 
-def test_lazy_sgd_with_shuffle_and_weights_regression(sparse_problem):
+@pytest.mark.parametrize("penalty", ["l2", "elasticnet"])  # two-sweep and lazy kernels
+def test_lazy_sgd_with_shuffle_and_weights_regression(sparse_problem, penalty):
+    # Zero weights (a third of the rows) and shuffled batches.
     X, _, _, score = sparse_problem
     w = np.random.default_rng(1).integers(0, 3, X.shape[0]).astype(float)
-    kw = dict(optimizer="sgd", eta0=0.05, random_state=0, max_iter=20, tol=None)
+    kw = dict(optimizer="sgd", eta0=0.05, random_state=0, max_iter=20, tol=None,
+              penalty=penalty, alpha=1e-3)
     dense = GDRegressor(**kw).fit(X.toarray(), score, sample_weight=w)
     sparse = GDRegressor(**kw).fit(X, score, sample_weight=w)
     np.testing.assert_allclose(sparse.coef_, dense.coef_, rtol=1e-10, atol=1e-12)
