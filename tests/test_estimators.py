@@ -378,6 +378,30 @@ def test_divergence_raises_naming_the_epoch(how):
     assert not hasattr(est, "coef_")
 
 
+@pytest.mark.parametrize("random_state", [0, "instance"])
+def test_diverged_partial_fit_leaves_the_shuffling_stream(random_state):
+    # A partial_fit call that diverges has already shuffled its epoch; the stream is
+    # put back, so the calls after it train exactly as if it had not happened.
+    def make():
+        rs = np.random.RandomState(3) if random_state == "instance" else random_state
+        return GDRegressor(optimizer="sgd", learning_rate="constant", eta0=0.01,
+                           batch_size=4, random_state=rs)
+
+    X, y = _X, _YR
+    plain, interrupted = make(), make()
+    for est in (plain, interrupted):
+        est.partial_fit(X, y)
+    interrupted.set_params(eta0=1e6)
+    with pytest.raises(DivergenceError):
+        interrupted.partial_fit(X * np.array([1e3, 1.0, 1e2, 1e4]), y)
+    interrupted.set_params(eta0=0.01)
+    for est in (plain, interrupted):
+        est.partial_fit(X, y)
+        est.partial_fit(X, y)
+    np.testing.assert_array_equal(interrupted.coef_, plain.coef_)
+    np.testing.assert_array_equal(interrupted.intercept_, plain.intercept_)
+
+
 def _snapshot(est):
     return {
         "coef_": est.coef_.copy(),
