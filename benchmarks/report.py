@@ -8,6 +8,7 @@ Sections (``--only`` picks some; default all): ``epoch`` (1M x 100 dense float64
 float32, one epoch of log_loss with batch 256 and shuffling: skgd with n_jobs=2 and 1,
 SGDClassifier, one parallel streaming pass over X), ``sparse`` (200k x 100k CSR, ~50
 non-zeros per row, sgd and adam vs SGDClassifier), ``small`` (10k x 20 default fits),
+``partial`` (``partial_fit`` per call on 100/1,000/10,000-row chunks),
 ``multiclass`` (26 classes, multinomial vs one-vs-rest), ``convergence`` (time to
 within 1% and 0.1% of the optimal L2-regularized log-loss), ``determinism`` (same seed
 and n_jobs, and n_jobs 1 vs 2). ``--scale`` multiplies the data sizes.
@@ -34,7 +35,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-SECTIONS = ["epoch", "sparse", "small", "multiclass", "convergence", "determinism"]
+SECTIONS = ["epoch", "sparse", "small", "partial", "multiclass", "convergence",
+            "determinism"]
 OPENBLAS_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 _UNSET_MARK = "SKGD_REPORT_UNSET_OPENBLAS"
 
@@ -271,6 +273,33 @@ def section_small(common, table, repeat):
             table.add("small", f"{kind}: {name} s / skgd s", ratio=_x(times[name],
                                                                       times[ests[0][0]]),
                       note="target >= 1x" if "hinge" in name else "")
+
+
+def section_partial(common, table, repeat):
+    """Per-call time of ``partial_fit`` over a stream of chunks (online learning)."""
+    import numpy as np
+
+    n, d = common.small_shape()
+    n *= 10
+    X, y = common.dense_classification(n, d)
+    print(f"[partial] {n} x {d} in chunks, default parameters, partial_fit per call",
+          flush=True)
+    classes = np.unique(y)
+    for chunk in (100, 1000, 10000):
+        times = {}
+        for name, make in (("skgd GDClassifier()", common.gd_classifier),
+                           ("SGDClassifier(log_loss)", common.sgd_classifier)):
+            def stream(make=make):
+                est = make()
+                est.partial_fit(X[:chunk], y[:chunk], classes=classes)
+                for s in range(chunk, n, chunk):
+                    est.partial_fit(X[s:s + chunk], y[s:s + chunk])
+
+            calls = len(range(0, n, chunk))
+            times[name] = common.best_seconds(stream, repeat=repeat, warmup=1) / calls
+            table.add("partial", f"{name}, {chunk}-row chunks, per call", times[name])
+        table.add("partial", f"{chunk}-row chunks: SGDClassifier s / skgd s",
+                  ratio=_x(times["SGDClassifier(log_loss)"], times["skgd GDClassifier()"]))
 
 
 def section_multiclass(common, table, repeat):
