@@ -31,7 +31,10 @@ import threading
 
 import numba
 
-_LOCK = threading.Lock()  # serializes parallel kernels under the workqueue layer
+# Serializes parallel kernels under the workqueue layer. Reentrant: a fit holds it
+# across its epochs, and a callback may predict or fit (which checks its input with a
+# parallel kernel) on the same thread.
+_LOCK = threading.RLock()
 _RUNNING_LOCK = threading.Lock()
 _running = 0  # kernel calls in progress in this process
 _LAYER = None
@@ -72,7 +75,7 @@ def _after_fork_in_child():
     global _LOCK, _RUNNING_LOCK, _running, _FORKED_UNSAFE
     # Only the forking thread exists in the child: locks another thread held at the
     # fork would stay locked forever, and its running kernels are gone.
-    _LOCK = threading.Lock()
+    _LOCK = threading.RLock()
     _RUNNING_LOCK = threading.Lock()
     _running = 0
     if _gnu_openmp_started():

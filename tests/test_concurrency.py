@@ -112,7 +112,15 @@ LAYER_SCRIPT = textwrap.dedent("""
 
     with ThreadPoolExecutor(4) as ex:
         concurrent = list(ex.map(together, range(4)))
-    print(json.dumps({"layer": layer, "equal": [a == b for a, b in zip(serial, concurrent)]}))
+    # A callback that predicts on large data (a parallel input check) while its own fit
+    # runs parallel kernels on the same thread: the workqueue guard must let it in.
+    other = GDClassifier(max_iter=1, tol=None).fit(X, y)
+    nested = []
+    GDClassifier(batch_size=1024, n_jobs=2, max_iter=2, tol=None, random_state=0,
+                 callback=lambda est, info: nested.append(int(other.predict(X).shape[0]))
+                 ).fit(X, y)
+    print(json.dumps({"layer": layer, "equal": [a == b for a, b in zip(serial, concurrent)],
+                      "nested": nested}))
 """)
 
 
@@ -139,6 +147,7 @@ def test_concurrent_fits_under_each_threading_layer(layer, tmp_path):
         pytest.skip(f"threading layer {layer!r} not available: {out['unavailable']}")
     assert out["layer"] == layer
     assert out["equal"] == [True] * 4
+    assert out["nested"] == [20000, 20000]
 
 
 def test_workqueue_without_the_guard_aborts(tmp_path):
