@@ -495,6 +495,22 @@ def specialize(update):
 
 
 @njit(inline="always")
+def _step_rows(data, indices, indptr, order, start, stop, dk, step, W):
+    """Sweep 2 of the sparse SGD kernels: the batch's step applied row by row.
+
+    ``W[j, k] -= step * dk[r, k] * x_rj`` for the rows ``order[start:stop]``, from
+    their stored weighted loss derivatives ``dk`` (the first K columns of ``W``).
+    """
+    for r in range(start, stop):
+        dq, iq = _csr_row(data, indices, indptr, order[r])
+        for k in range(dk.shape[1]):
+            a = step * dk[r - start, k]
+            if a != 0.0:
+                for q in range(dq.shape[0]):
+                    W[iq[q], k] -= a * dq[q]
+
+
+@njit(inline="always")
 def _lazy_weight(P, j, k, u, scale):
     """Coordinate (k, j)'s true weight: pending thresholds applied, times the scale."""
     c = u - P[j, P.shape[1] - 1]
@@ -596,14 +612,7 @@ def epoch_csr_lazy(data, indices, indptr, y, sw, order, batch_size, theta, state
         step = lr / bw / scale
         c = lr * spec.l1 / scale
         u_next = u + c
-        # Sweep 2: the gradient step, row by row.
-        for r in range(start, stop):
-            dq, iq = _csr_row(data, indices, indptr, order[r])
-            for k in range(K):
-                a = step * dk[r - start, k]
-                if a != 0.0:
-                    for q in range(dq.shape[0]):
-                        P[iq[q], k] -= a * dq[q]
+        _step_rows(data, indices, indptr, order, start, stop, dk, step, P)
         # The batch's L1 threshold, once per touched coordinate.
         for q in range(nt):
             j = touched[q]
@@ -705,22 +714,7 @@ def epoch_csr_scaled(data, indices, indptr, y, sw, order, batch_size, theta, sta
         if spec.l2 != 0.0:
             scale *= 1.0 - lr * spec.l2
         step = lr / bw / scale
-        # Sweep 2: the step, row by row.
-        for r in range(start, stop):
-            dq, iq = _csr_row(data, indices, indptr, order[r])
-            if K == 1:
-                c = step * dk[r - start, 0]
-                if c != 0.0:
-                    for q in range(dq.shape[0]):
-                        V[iq[q], 0] -= c * dq[q]
-            else:
-                for k in range(K):
-                    pbuf[k] = step * dk[r - start, k]
-                for q in range(dq.shape[0]):
-                    j = iq[q]
-                    xv = dq[q]
-                    for k in range(K):
-                        V[j, k] -= pbuf[k] * xv
+        _step_rows(data, indices, indptr, order, start, stop, dk, step, V)
         if spec.fit_intercept:
             for k in range(K):
                 theta[k, d] -= lr * gb[k] / bw
