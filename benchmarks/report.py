@@ -7,7 +7,8 @@ Usage::
 Sections (``--only`` picks some; default all): ``epoch`` (1M x 100 dense float64 and
 float32, one epoch of log_loss with batch 256 and shuffling: skgd with n_jobs=2 and 1,
 SGDClassifier, one parallel streaming pass over X), ``sparse`` (200k x 100k CSR, ~50
-non-zeros per row, sgd and adam vs SGDClassifier), ``small`` (10k x 20 default fits),
+non-zeros per row, sgd and adam vs SGDClassifier, and sgd with elasticnet and l1
+penalties), ``small`` (10k x 20 default fits),
 ``partial`` (``partial_fit`` per call on 100/1,000/10,000-row chunks),
 ``multiclass`` (26 classes, multinomial vs one-vs-rest), ``convergence`` (time to
 within 1% and 0.1% of the optimal L2-regularized log-loss), ``determinism`` (same seed
@@ -244,6 +245,18 @@ def section_sparse(common, table, repeat):
                 note = f"kernel n/a ({type(exc).__name__})"
             table.add("sparse", f"skgd {optimizer} n_jobs={n_jobs} fit 1 epoch", t,
                       f"{_x(t_sk, t)} vs SGDClassifier", note)
+    # With an L1 term (the lazy kernel), against scikit-learn with the same penalty.
+    for penalty in ("elasticnet", "l1"):
+        t_sk_pen = sklearn_epoch(common, common.sgd_classifier(penalty=penalty), X, y, repeat)
+        table.add("sparse", f"SGDClassifier(log_loss, {penalty}) fit 1 epoch", t_sk_pen)
+        est = common.one_epoch(common.gd_classifier(optimizer="sgd", penalty=penalty,
+                                                    batch_size=256, n_jobs=1))
+        common.warm_jit(est, X, y)
+        common.quiet()
+        t = common.best_seconds(lambda: common.fit_quietly(est, X, y), repeat=repeat,
+                                warmup=1)
+        table.add("sparse", f"skgd sgd {penalty} n_jobs=1 fit 1 epoch", t,
+                  f"{_x(t_sk_pen, t)} vs SGDClassifier({penalty})")
     common.clear_data_cache()
 
 
