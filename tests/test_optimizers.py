@@ -634,16 +634,21 @@ class _ElementAdam(Optimizer):
     ("adamw", _ElementAdam(decoupled=True)),
 ])
 @pytest.mark.parametrize("multi_class", ["binary", "multinomial"])
-@pytest.mark.parametrize("alpha", [0.0, 1e-2])
-def test_slice_updates_equal_the_element_rule(builtin, element, multi_class, alpha):
+@pytest.mark.parametrize("extra", [
+    dict(alpha=0.0),
+    dict(alpha=1e-2),
+    dict(alpha=1e-2, penalty="elasticnet", l1_ratio=0.5),  # the L1 proximal step
+    dict(alpha=1e-3, average=10),  # averaging from the 10th step
+], ids=["no-penalty", "l2", "elasticnet", "average"])
+def test_slice_updates_equal_the_element_rule(builtin, element, multi_class, extra):
     # Built-in SGD and Adam step whole slices of coefficients at once; a user rule with
     # the same arithmetic goes through the per-coordinate loop. They agree to rounding
     # (the two loops are compiled differently; a wrong term would show at 1e-6).
     X, y = make_classification(n_samples=300, n_features=12, n_informative=5,
                                n_classes=2 if multi_class == "binary" else 3,
                                random_state=0)
-    params = dict(alpha=alpha, eta0=0.05 if builtin == "sgd" else 0.01, batch_size=16,
-                  max_iter=4, tol=None, random_state=0)
+    params = dict(eta0=0.05 if builtin == "sgd" else 0.01, batch_size=16, max_iter=4,
+                  tol=None, random_state=0, **extra)
     if multi_class != "binary":
         params["multi_class"] = multi_class
     a = GDClassifier(optimizer=builtin, **params).fit(X, y)
