@@ -297,8 +297,7 @@ def _update_row(k, lo, hi, theta, state, avg, G, C, inv_w, spec, cst, lr, t, opt
     off = k * D1
     _sum_chunks(G, C, off + lo, off + hi)
     hc = min(hi, D1 - 1)  # the coefficients of this block; the intercept is column D1 - 1
-    if (lo < hc and spec.opt_code != OPT_CUSTOM
-            and has_slice_rule(spec.opt_code, spec.opt_params)):
+    if lo < hc and has_slice_rule(spec.opt_code, spec.opt_params):  # False for user rules
         # The common rules over whole slices; the loop below then only steps the
         # intercept, if this block holds it.
         decay = spec.decoupled and spec.l2 != 0.0
