@@ -514,7 +514,11 @@ class BaseGD(BaseEstimator):
                 lr = K.learning_rate(spec.sched_code, spec.sched_params, max(state.t, 1))
                 info = {"epoch": epoch, "objective": objective, "validation_score": score,
                         "learning_rate": lr, "t": state.t, "seconds": time.perf_counter() - tic,
-                        "coef": params[:, :-1], "intercept": params[:, -1]}
+                        # Copies shaped like coef_ / intercept_: a callback may keep them
+                        # (a learning path) and cannot change the training by writing.
+                        "coef": params[0, :-1].copy() if self._coef_is_1d()
+                        else params[:, :-1].copy(),
+                        "intercept": params[:, -1].copy()}
                 if self.verbose:
                     val = "" if score is None else f", validation score: {score:.6g}"
                     print(f"-- Epoch {epoch}, objective: {objective:.6g}{val}, "

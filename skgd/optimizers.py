@@ -170,7 +170,7 @@ class Adagrad(Optimizer):
 
     _code = OPT_ADAGRAD
     _parameter_constraints = {
-        "eps": [Interval(Real, 0, None, closed="left")],
+        "eps": [Interval(Real, 0, None, closed="neither")],
         "initial_accumulator_value": [Interval(Real, 0, None, closed="left")],
     }
 
@@ -247,7 +247,7 @@ class RMSprop(Optimizer):
     _code = OPT_RMSPROP
     _parameter_constraints = {
         "rho": [Interval(Real, 0, 1, closed="both")],
-        "eps": [Interval(Real, 0, None, closed="left")],
+        "eps": [Interval(Real, 0, None, closed="neither")],
         "centered": ["boolean"],
         "momentum": [Interval(Real, 0, 1, closed="left")],
     }
@@ -289,7 +289,7 @@ class Adam(Optimizer):
     _parameter_constraints = {
         "beta1": [Interval(Real, 0, 1, closed="left")],
         "beta2": [Interval(Real, 0, 1, closed="left")],
-        "eps": [Interval(Real, 0, None, closed="left")],
+        "eps": [Interval(Real, 0, None, closed="neither")],
         "amsgrad": ["boolean"],
     }
 

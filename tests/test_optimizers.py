@@ -464,6 +464,11 @@ INVALID = [
     Adam(beta2=-0.1),
     Adam(eps=-1e-8),
     AdamW(beta1=1.5),
+    # eps divides: 0 fails on the first zero gradient (ZeroDivisionError in the kernel)
+    Adagrad(eps=0.0),
+    RMSprop(eps=0.0),
+    Adam(eps=0.0),
+    AdamW(eps=0.0),
 ]
 
 

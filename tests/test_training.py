@@ -278,6 +278,33 @@ def test_callback_can_stop_and_sees_figures(digits):
     np.testing.assert_array_equal(infos[-1]["coef"], est.coef_)
 
 
+
+@pytest.mark.parametrize("Est", [GDClassifier, GDRegressor])
+def test_callback_coefficients_are_snapshots(Est):
+    # Kept per epoch they form the learning path; writing to them changes nothing.
+    X, y = load_diabetes(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    if Est is GDClassifier:
+        y = (y > np.median(y)).astype(int)
+    path = []
+
+    def record(est, info):
+        path.append((info["coef"], info["intercept"]))
+        info["coef"][...] = 0.0  # must not reach the model
+
+    def plain(est, info):
+        pass
+
+    kw = dict(max_iter=4, tol=None, random_state=0)
+    est = Est(callback=record, **kw).fit(X, y)
+    ref = Est(callback=plain, **kw).fit(X, y)
+    np.testing.assert_array_equal(est.coef_, ref.coef_)
+    assert path[0][0].shape == est.coef_.shape and path[0][1].shape == est.intercept_.shape
+    np.testing.assert_array_equal(path[-1][1], est.intercept_)
+    # Each epoch's intercept differs: the entries are not one shared buffer.
+    assert len({float(p[1][0]) for p in path}) == 4
+
+
 def test_verbose_prints_one_line_per_epoch(digits, capsys):
     X, y = digits
     GDClassifier(verbose=1, max_iter=3, tol=None).fit(X, y)
