@@ -384,11 +384,13 @@ class BaseGD(BaseEstimator):
     def _commit(self, state):
         """Publish a successfully trained state as the fitted attributes."""
         self._state = state
-        params = state.params()
-        coef = params[:, :-1].copy()
-        self.coef_ = coef[0] if self._coef_is_1d() else coef
-        self.intercept_ = params[:, -1].copy()
+        self.coef_, self.intercept_ = self._published(state.params())
         self.t_ = state.t
+
+    def _published(self, params):
+        """``(coef, intercept)`` copied from ``params``, shaped as the fitted attributes."""
+        coef = params[:, :-1].copy()
+        return (coef[0] if self._coef_is_1d() else coef), params[:, -1].copy()
 
     def _coef_2d(self):
         return np.atleast_2d(self.coef_)
@@ -513,12 +515,7 @@ class BaseGD(BaseEstimator):
                     val_scores.append(score)
                 lr = K.learning_rate(spec.sched_code, spec.sched_params, max(state.t, 1))
                 info = {"epoch": epoch, "objective": objective, "validation_score": score,
-                        "learning_rate": lr, "t": state.t, "seconds": time.perf_counter() - tic,
-                        # Copies shaped like coef_ / intercept_: a callback may keep them
-                        # (a learning path) and cannot change the training by writing.
-                        "coef": params[0, :-1].copy() if self._coef_is_1d()
-                        else params[:, :-1].copy(),
-                        "intercept": params[:, -1].copy()}
+                        "learning_rate": lr, "t": state.t, "seconds": time.perf_counter() - tic}
                 if self.verbose:
                     val = "" if score is None else f", validation score: {score:.6g}"
                     print(f"-- Epoch {epoch}, objective: {objective:.6g}{val}, "
@@ -535,9 +532,13 @@ class BaseGD(BaseEstimator):
                     improved = self.tol is None or objective < best_loss - self.tol
                     best_loss = min(best_loss, objective)
                 no_improve = 0 if improved else no_improve + 1
-                if self.callback is not None and self.callback(self, info):
-                    stopped = True
-                    break
+                if self.callback is not None:
+                    # Copies, as published by a fit: a callback may keep them (a learning
+                    # path) and cannot change the training by writing to them.
+                    info["coef"], info["intercept"] = self._published(params)
+                    if self.callback(self, info):
+                        stopped = True
+                        break
                 if self.tol is not None and no_improve >= self.n_iter_no_change:
                     if schedule.adaptive and state.eta > 1e-6:
                         state.eta /= 5.0

@@ -278,7 +278,6 @@ def test_callback_can_stop_and_sees_figures(digits):
     np.testing.assert_array_equal(infos[-1]["coef"], est.coef_)
 
 
-
 @pytest.mark.parametrize("Est", [GDClassifier, GDRegressor])
 def test_callback_coefficients_are_snapshots(Est):
     # Kept per epoch they form the learning path; writing to them changes nothing.
