@@ -28,10 +28,12 @@ CLASSIFIER_CANDIDATES = {
 }
 REGRESSOR_CANDIDATES = {
     "sklearn default": None,
-    "adam constant 0.01 b32": {"learning_rate": "constant", "eta0": 0.01},
     "adam constant 0.1 b32": {"learning_rate": "constant", "eta0": 0.1},
-    "adam adaptive 0.1 b32 (default)": {},
-    "adam adaptive 0.1 b64": {"batch_size": 64},
+    "adam adaptive 0.1 b32": {"learning_rate": "adaptive"},
+    "adam plateau 0.1 b32 (default)": {},
+    "adam plateau 0.2 b32": {"eta0": 0.2},
+    "adam plateau 0.05 b32": {"eta0": 0.05},
+    "adam plateau 0.1 b64": {"batch_size": 64},
 }
 
 

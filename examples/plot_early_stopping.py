@@ -50,8 +50,8 @@ print(f"{X_train.shape[0]} training rows, {X_train.shape[1]} features")
 # -----------------------
 # ``n_iter_no_change=30`` lets training run well past the best epoch, to show that
 # the model returned is the best one, not the last one. The step size is constant
-# (the regressor's default ``"adaptive"`` schedule would first divide it by 5 at each
-# plateau, and stop only once it is tiny). A ``callback`` records the
+# (the regressor's default ``"plateau"`` schedule would divide it by 5 after each
+# epoch without improvement, and stop soon after the best epoch). A ``callback`` records the
 # test R^2 of the parameters after every epoch, for comparison only (the test set
 # plays no part in training or stopping).
 

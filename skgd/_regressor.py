@@ -38,14 +38,16 @@ class GDRegressor(RegressorMixin, BaseGD):
         ``"sgd"``, ``"momentum"``, ``"nesterov"``, ``"adagrad"``, ``"adadelta"``,
         ``"rmsprop"``, ``"adam"``, ``"adamw"`` or an object from :mod:`skgd.optimizers`
         (its hyper-parameters are tunable as ``optimizer__<name>``).
-    learning_rate : str or Schedule, default="adaptive"
+    learning_rate : str or Schedule, default="plateau"
         ``"constant"``, ``"invscaling"`` (``eta0 / t**power_t``), ``"optimal"``,
         ``"adaptive"`` (``eta0``, divided by 5 whenever ``n_iter_no_change`` epochs
-        fail to improve by ``tol``) or an object from :mod:`skgd.schedules`.
+        fail to improve by ``tol``), ``"plateau"`` (``eta0``, divided by 5 after every
+        epoch that fails to improve by ``tol``) or an object from
+        :mod:`skgd.schedules`.
     eta0 : float, default=0.1
         Base step size. The regressor's defaults differ from the classifier's because
         regression coefficients and intercepts live on the targets' scale: a larger
-        first step reaches them, and the adaptive decay removes the noise it leaves
+        first step reaches them, and the plateau decay removes the noise it leaves
         (measured in docs/defaults.rst).
     power_t : float, default=0.25
         Exponent of ``"invscaling"``.
@@ -129,7 +131,7 @@ class GDRegressor(RegressorMixin, BaseGD):
         l1_ratio=0.15,
         fit_intercept=True,
         optimizer="adam",
-        learning_rate="adaptive",
+        learning_rate="plateau",
         eta0=0.1,
         power_t=0.25,
         batch_size=32,
@@ -216,8 +218,9 @@ class GDRegressor(RegressorMixin, BaseGD):
         y : array-like of shape (n_samples,)
         coef_init : array-like of shape (n_features,), default=None
         intercept_init : float or array-like of shape (1,), default=None
-            Without it, a fresh intercept starts at the loss's baseline of the first
-            batch's targets (mean, median, quantile or log-mean).
+            Without it, a fresh intercept starts at the loss's baseline of the targets
+            of the first 1,024 rows (at least a batch) of the first epoch (mean,
+            median, quantile or log-mean).
         sample_weight : array-like of shape (n_samples,), default=None
         X_val, y_val, sample_weight_val : validation data for early stopping,
             used instead of holding out ``validation_fraction``.

@@ -1,7 +1,8 @@
 """Step-size schedules: functions of the update counter ``t`` (starting at 1).
 
 The estimator's ``learning_rate`` is a name (scikit-learn's ``"constant"``,
-``"invscaling"``, ``"optimal"``, ``"adaptive"``) or one of the objects below. Every
+``"invscaling"``, ``"optimal"``, ``"adaptive"``, and ``"plateau"``, ``"exponential"``,
+``"cosine"``, ``"warmup"``) or one of the objects below. Every
 schedule takes its base value from the estimator's ``eta0``; ``t`` counts parameter
 updates (mini-batches) and keeps counting across epochs, ``partial_fit`` calls and
 ``warm_start`` fits, so a schedule resumes where it stopped.
@@ -29,8 +30,8 @@ from ._kernels._codes import (
     SCHED_WARMUP,
 )
 
-__all__ = ["Schedule", "Constant", "InvScaling", "Optimal", "Adaptive", "Exponential",
-           "Cosine", "WarmUp", "get_schedule"]
+__all__ = ["Schedule", "Constant", "InvScaling", "Optimal", "Adaptive", "Plateau",
+           "Exponential", "Cosine", "WarmUp", "get_schedule"]
 
 
 class Schedule(BaseEstimator):
@@ -52,10 +53,50 @@ class Constant(Schedule):
 
 
 class Adaptive(Constant):
-    """``lr = eta0``, divided by 5 each time ``n_iter_no_change`` epochs fail to
-    improve the training objective (or the validation score) by ``tol``."""
+    """scikit-learn's ``"adaptive"``: ``lr = eta0``, divided by 5 each time
+    ``n_iter_no_change`` epochs in a row fail to improve the training objective (or the
+    validation score) by ``tol``; training stops when such a plateau ends below 1e-6."""
 
     adaptive = True
+    #: Divisor of the step size at each cut.
+    factor = 5.0
+    #: Epochs without improvement before a cut; None: scikit-learn's rule above.
+    patience = None
+
+
+class Plateau(Adaptive):
+    """``lr = eta0``, divided by ``factor`` after every ``patience`` epochs in a row that
+    fail to improve the training objective (or the validation score) by ``tol``.
+
+    Training stops once ``n_iter_no_change`` epochs in a row have failed to improve,
+    cuts included. Unlike ``"adaptive"``, whose plateaus each last ``n_iter_no_change``
+    epochs, the step shrinks as soon as progress stalls, so a fit that has reached its
+    noise floor ends within a few epochs (``GDRegressor``'s default; see
+    docs/defaults.rst).
+
+    Parameters
+    ----------
+    factor : float > 1, default=5.0
+    patience : int >= 1, default=1
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_diabetes
+    >>> from skgd import GDRegressor
+    >>> from skgd.schedules import Plateau
+    >>> X, y = load_diabetes(return_X_y=True)
+    >>> reg = GDRegressor(learning_rate=Plateau(factor=10, patience=2), random_state=0)
+    >>> reg = reg.fit(X, y)
+    """
+
+    _parameter_constraints = {
+        "factor": [Interval(Real, 1, None, closed="neither")],
+        "patience": [Interval(Integral, 1, None, closed="left")],
+    }
+
+    def __init__(self, factor=5.0, patience=1):
+        self.factor = factor
+        self.patience = patience
 
 
 class InvScaling(Schedule):
@@ -149,6 +190,7 @@ SCHEDULES = {
     "invscaling": InvScaling,
     "optimal": Optimal,
     "adaptive": Adaptive,
+    "plateau": Plateau,
     "exponential": Exponential,
     "cosine": Cosine,
     "warmup": WarmUp,
@@ -160,8 +202,7 @@ def get_schedule(learning_rate):
     from sklearn.base import clone
 
     if isinstance(learning_rate, str):
-        sched = SCHEDULES[learning_rate]()
-    else:
-        sched = clone(learning_rate)
+        return SCHEDULES[learning_rate]()  # valid by construction
+    sched = clone(learning_rate)
     sched._validate_params()
     return sched

@@ -130,7 +130,7 @@ def softmax_loss_and_derivative(P, yk):
 def schedule(name, eta0=0.01, power_t=0.25, alpha=1e-4, gamma=0.999, period=1000,
              eta_min=0.0, steps=100):
     """Return ``t -> lr`` for a schedule of DESIGN.md (``t`` counts updates from 1)."""
-    if name in ("constant", "adaptive"):
+    if name in ("constant", "adaptive", "plateau"):  # within an epoch
         return lambda t: eta0
     if name == "invscaling":
         return lambda t: eta0 / t**power_t

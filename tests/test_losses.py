@@ -340,7 +340,8 @@ def _sklearn_scores(dataset, loss):
         return tuple(scores)
 
 
-# Margins, from the measured scores (40 epochs, the ETA0 table, random_state=0):
+# Margins, from the measured scores (40 epochs, the ETA0 table, random_state=0; the
+# classifiers' scores are now means over random_state 0-2):
 # - classification (test sets of 450 digits / 143 tumours): the worst optimizer per loss
 #   was within 0.014 of SGDClassifier (hinge on breast_cancer: 2 test samples; the
 #   perceptron's score also jitters by ~0.01 with the visiting order) and within 0.029
@@ -370,10 +371,11 @@ def test_classification_losses_train_with_every_optimizer(loss, dataset):
     sgd_score, exact_score = _sklearn_scores(dataset, loss)
     scores = {}
     for opt in OPTIMIZERS:
-        model = make_pipeline(StandardScaler(), GDClassifier(
+        # The mean over three visiting orders: a constant-step perceptron's last iterate
+        # jitters by up to 0.04 on breast_cancer's 143 test samples from seed to seed.
+        scores[opt] = np.mean([make_pipeline(StandardScaler(), GDClassifier(
             loss=loss, optimizer=opt, eta0=ETA0[opt], max_iter=EPOCHS, tol=None,
-            random_state=0))
-        scores[opt] = model.fit(Xtr, ytr).score(Xte, yte)
+            random_state=seed)).fit(Xtr, ytr).score(Xte, yte) for seed in range(3)])
     for opt, score in scores.items():
         _check(score, sgd_score, exact_score, CLASSIFICATION_MARGIN, f"{loss}/{opt}")
 

@@ -23,6 +23,7 @@ from skgd.schedules import (
     Exponential,
     InvScaling,
     Optimal,
+    Plateau,
     WarmUp,
     get_schedule,
 )
@@ -67,6 +68,9 @@ SCHEDULES = [
     ("warmup", WarmUp(steps=10), dict(eta0=0.05), dict(eta0=0.05, steps=10),
      C.SCHED_WARMUP),
     ("adaptive", "adaptive", dict(eta0=0.05), dict(eta0=0.05), C.SCHED_CONSTANT),
+    ("plateau", "plateau", dict(eta0=0.05), dict(eta0=0.05), C.SCHED_CONSTANT),
+    ("plateau-object", Plateau(factor=10, patience=2), dict(eta0=0.05), dict(eta0=0.05),
+     C.SCHED_CONSTANT),
 ]
 SCHED_IDS = [s[0] for s in SCHEDULES]
 
@@ -74,7 +78,8 @@ SCHED_IDS = [s[0] for s in SCHEDULES]
 def _ref_name(sched):
     if isinstance(sched, str):
         return sched
-    return {Constant: "constant", Adaptive: "adaptive", InvScaling: "invscaling",
+    return {Constant: "constant", Adaptive: "adaptive", Plateau: "plateau",
+            InvScaling: "invscaling",
             Optimal: "optimal", Exponential: "exponential", Cosine: "cosine",
             WarmUp: "warmup"}[type(sched)]
 
@@ -139,7 +144,9 @@ def test_optimal_requires_alpha():
 
 @pytest.mark.parametrize("bad", [Cosine(period=0), Cosine(eta_min=-0.1),
                                  Exponential(gamma=0.0), Exponential(gamma=1.5),
-                                 WarmUp(steps=0), "bogus"], ids=repr)
+                                 WarmUp(steps=0), Plateau(factor=1.0),
+                                 Plateau(factor=0.5), Plateau(patience=0), "bogus"],
+                         ids=repr)
 def test_invalid_schedules_raise(bad):
     with pytest.raises(ValueError):
         GDRegressor(learning_rate=bad, max_iter=1).fit(X, Y)
@@ -313,3 +320,80 @@ def test_adaptive_visible_in_verbose_output(capsys):
     assert "learning rate: 0.01," in out
     assert "learning rate: 0.002," in out
     assert "learning rate: 0.0004," in out
+
+
+# ------------------------------------------------------------------- plateau
+def _expected_plateau_etas(objectives, eta0, tol, n_iter_no_change, factor, patience):
+    """Replay the plateau rule on the recorded objectives: the rate of each epoch.
+
+    Every ``patience`` consecutive epochs that fail to improve the best objective by
+    ``tol`` divide eta by ``factor``; training stops after ``n_iter_no_change``
+    consecutive such epochs, cuts included.
+    """
+    eta, best, bad, etas = eta0, np.inf, 0, []
+    for obj in objectives:
+        etas.append(eta)
+        bad = 0 if obj < best - tol else bad + 1
+        best = min(best, obj)
+        if bad >= n_iter_no_change:
+            break
+        if bad > 0 and bad % patience == 0:
+            eta /= factor
+    return etas
+
+
+@pytest.mark.parametrize("learning_rate, factor, patience", [
+    ("plateau", 5.0, 1), (Plateau(factor=10, patience=2), 10.0, 2),
+    (Plateau(factor=2.5, patience=3), 2.5, 3)])
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_plateau_follows_objective(learning_rate, factor, patience, optimizer):
+    rec = _Recorder()
+    tol, n_no = 1e-3, 6
+    est = GDRegressor(optimizer=optimizer, learning_rate=learning_rate, eta0=0.05, tol=tol,
+                      n_iter_no_change=n_no, max_iter=200, batch_size=16, random_state=0,
+                      callback=rec)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)  # it stops by itself
+        est.fit(X, Y)
+    objectives = [info["objective"] for info in rec.infos]
+    reported = [info["learning_rate"] for info in rec.infos]
+    expected = _expected_plateau_etas(objectives, 0.05, tol, n_no, factor, patience)
+    assert len(expected) == len(reported) == est.n_iter_  # stopped where the rule says
+    np.testing.assert_allclose(reported, expected, rtol=1e-12)
+    assert min(reported) < 0.05  # it did divide
+
+
+def test_plateau_divides_after_each_failing_epoch():
+    # tol so large that only the first epoch improves: every later epoch divides by 5,
+    # and the fit stops after n_iter_no_change of them; the updates used those rates.
+    eta0, n_no = 0.01, 4
+    rec = _Recorder()
+    est = GDRegressor(optimizer="sgd", learning_rate="plateau", eta0=eta0, tol=1e9,
+                      penalty=None, batch_size=32, n_iter_no_change=n_no, max_iter=100,
+                      shuffle=False, callback=rec)
+    est.fit(X, Y, coef_init=np.zeros(X.shape[1]), intercept_init=0.0)
+    reported = [info["learning_rate"] for info in rec.infos]
+    # Epoch 1 improves; epoch e >= 2 fails and divides the rate of epoch e + 1.
+    expected = [eta0] + [eta0 / 5.0**k for k in range(n_no)]
+    np.testing.assert_allclose(reported, expected, rtol=1e-12)
+    assert est.n_iter_ == n_no + 1
+    factors = [e / eta0 for e in expected]
+    coef, intercept, _ = R.train(X, Y, R.SGDRef(), lr=lambda t: eta0, batch_size=32,
+                                 n_epochs=len(expected), epoch_lr=lambda ep: factors[ep - 1])
+    scale = np.abs(coef).max()
+    np.testing.assert_allclose(est.coef_, coef[0], rtol=1e-9, atol=1e-9 * scale)
+    np.testing.assert_allclose(est.intercept_, intercept, rtol=1e-9)
+
+
+def test_plateau_on_validation_score():
+    # With early stopping the plateau follows the validation score, and the best model
+    # seen is the one kept.
+    rec = _Recorder()
+    est = GDRegressor(learning_rate="plateau", early_stopping=True, n_iter_no_change=4,
+                      random_state=0, callback=rec).fit(X, Y)
+    scores = [info["validation_score"] for info in rec.infos]
+    reported = [info["learning_rate"] for info in rec.infos]
+    # Replay on negated scores: "improve" means a higher score by tol.
+    expected = _expected_plateau_etas([-v for v in scores], est.eta0, est.tol, 4, 5.0, 1)
+    np.testing.assert_allclose(reported, expected, rtol=1e-12)
+    assert est.best_score_ == max(scores)

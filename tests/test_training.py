@@ -175,21 +175,41 @@ def test_early_stopping_regressor_uses_r2(diabetes):
 
 @pytest.mark.parametrize("loader", [load_digits, load_breast_cancer])
 def test_early_stopping_scores_against_sklearn(loader):
+    # Mean test accuracy over splits and seeds: one split's ranking is seed luck (a
+    # first-epoch model kept on a tie once scored 0.947 against SGDClassifier's 0.964
+    # on breast_cancer, while seed 0 alone ranked it first).
     X, y = loader(return_X_y=True)
-    Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=0.3, random_state=0, stratify=y)
-    scores = {}
+    scores = {"skgd": [], "sgd": [], "mlp": []}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        for name, est in {
-            "skgd": GDClassifier(early_stopping=True, random_state=0),
-            "sgd": SGDClassifier(early_stopping=True, random_state=0),
-            "mlp": MLPClassifier(hidden_layer_sizes=(), early_stopping=True, random_state=0,
-                                 max_iter=500),
-        }.items():
-            model = make_pipeline(StandardScaler(), est).fit(Xtr, ytr)
-            scores[name] = model.score(Xte, yte)
-    assert scores["skgd"] >= scores["sgd"] - 1e-12, scores
-    assert scores["skgd"] >= scores["mlp"] - 0.01, scores
+        for split in range(3):
+            Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=0.3, random_state=split,
+                                                  stratify=y)
+            for seed in range(3):
+                for name, est in {
+                    "skgd": GDClassifier(early_stopping=True, random_state=seed),
+                    "sgd": SGDClassifier(early_stopping=True, random_state=seed),
+                    "mlp": MLPClassifier(hidden_layer_sizes=(), early_stopping=True,
+                                         random_state=seed, max_iter=500),
+                }.items():
+                    model = make_pipeline(StandardScaler(), est).fit(Xtr, ytr)
+                    scores[name].append(model.score(Xte, yte))
+    means = {name: np.mean(s) for name, s in scores.items()}
+    assert means["skgd"] >= means["sgd"] - 0.01, means
+    assert means["skgd"] >= means["mlp"] - 0.01, means
+
+
+def test_early_stopping_keeps_the_latest_of_tied_best_scores(digits):
+    # Validation accuracy saturates on small splits; the first epoch to reach the best
+    # score is the least trained of the tied models.
+    X, y = digits
+    est = GDClassifier(early_stopping=True, validation_fraction=0.1, n_iter_no_change=10,
+                       random_state=0).fit(X, y)
+    scores = list(est.validation_scores_)
+    best = max(scores)
+    assert scores.count(best) > 1  # the case under test
+    assert est.best_iter_ == len(scores) - scores[::-1].index(best)
+    assert est.best_score_ == best
 
 
 def test_validation_set_errors(digits):

@@ -27,6 +27,7 @@ from ._epoch import (  # noqa: F401
     make_lazy_work,
     make_scaled_work,
     make_work,
+    shuffle_rows,
     specialize,
 )
 from ._losses import loss_and_derivative, softmax_loss_and_derivative  # noqa: F401

@@ -34,7 +34,7 @@ from ._codes import (
     SCHED_OPTIMAL,
     SCHED_WARMUP,
 )
-from ._losses import loss_and_derivative, softmax_loss_and_derivative
+from ._losses import has_flat_region, loss_and_derivative, softmax_loss_and_derivative
 from ._optim import (
     _soft,
     builtin_update,
@@ -105,6 +105,30 @@ def fill_order(blocks, block, run, group, rows, out):
     return pos
 
 
+@njit(cache=True)
+def shuffle_rows(seed, rows, out):
+    """Write ``rows`` into ``out`` in a uniformly random order drawn from ``seed``.
+
+    A Fisher-Yates shuffle on a splitmix64 stream: ~3 ns per row where NumPy's
+    ``permutation`` took ~12, which was a third of a small in-cache epoch.
+    """
+    n = rows.shape[0]
+    for i in range(n):
+        out[i] = rows[i]
+    state = np.uint64(seed)
+    for i in range(n - 1, 0, -1):
+        state += np.uint64(0x9E3779B97F4A7C15)
+        z = state
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        z = z ^ (z >> np.uint64(31))
+        # The top 53 bits as a uniform in [0, 1); min() for the rounding at i + 1 = 2^k.
+        j = min(i, int(float(z >> np.uint64(11)) * (1.0 / 9007199254740992.0) * (i + 1)))
+        tmp = out[i]
+        out[i] = out[j]
+        out[j] = tmp
+
+
 @njit(cache=True, inline="always")
 def n_chunks(m):
     return max(1, min(MAX_CHUNKS, m // ROWS_PER_CHUNK))
@@ -146,8 +170,10 @@ def _log_loss_parts(p, y):
 
 
 @njit(fastmath=_FM, cache=True, inline="always")
-def _dense_chunk_single(X, y, sw, order, lo, hi, w, g, st, spec):
-    """_dense_chunk for one output (regression, binary): 1-D weights, no buffers."""
+def _dense_rows_single(X, y, sw, order, lo, hi, w, g, st, spec, skip_flat):
+    """_dense_chunk for one output (regression, binary): 1-D weights, no buffers.
+
+    ``skip_flat`` is a constant at each call site (see _dense_chunk)."""
     d = w.shape[0] - 1
     lsum = 0.0
     wsum = 0.0
@@ -180,10 +206,11 @@ def _dense_chunk_single(X, y, sw, order, lo, hi, w, g, st, spec):
             lsum += s * loss
         wsum += s
         dk = s * dl
-        if dk != 0.0:
-            for j in range(d):
-                g[j] += dk * x[j]
-            g[d] += dk
+        if skip_flat and dk == 0.0:
+            continue
+        for j in range(d):
+            g[j] += dk * x[j]
+        g[d] += dk
     st[0] = lsum + math.log(prod)
     st[1] = wsum
 
@@ -194,10 +221,24 @@ def _dense_chunk(X, y, sw, order, lo, hi, theta, g, st, pbuf, dbuf, spec):
 
     The row ``ROWS_AHEAD`` places ahead in ``order`` is prefetched, past the chunk's
     end too: rows come in short shuffled runs that the CPU's prefetcher misses.
+
+    Rows whose loss derivative is zero skip their gradient sweep only for losses that
+    are flat on a region (hinge-like), where that saves most sweeps of a one-vs-rest
+    model. Elsewhere the test never pays: its mere presence in the row loop cost
+    13-14 ns per row (d = 2 and 20, in cache; 25.7 -> 11.6 ns per row at d = 2). So the
+    row loop is compiled twice, with ``skip_flat`` a constant that LLVM folds away.
     """
+    if has_flat_region(spec.loss_code) and spec.mode != MODE_MULTINOMIAL:
+        _dense_rows(X, y, sw, order, lo, hi, theta, g, st, pbuf, dbuf, spec, True)
+    else:
+        _dense_rows(X, y, sw, order, lo, hi, theta, g, st, pbuf, dbuf, spec, False)
+
+
+@njit(fastmath=_FM, cache=True, inline="always")
+def _dense_rows(X, y, sw, order, lo, hi, theta, g, st, pbuf, dbuf, spec, skip_flat):
     K, D1 = theta.shape
     if spec.mode == MODE_SINGLE:
-        _dense_chunk_single(X, y, sw, order, lo, hi, theta[0], g[:D1], st, spec)
+        _dense_rows_single(X, y, sw, order, lo, hi, theta[0], g[:D1], st, spec, skip_flat)
         return
     d = D1 - 1
     lsum = 0.0
@@ -220,13 +261,14 @@ def _dense_chunk(X, y, sw, order, lo, hi, theta, g, st, pbuf, dbuf, spec):
         wsum += s
         for k in range(K):
             dk = s * dbuf[k]
-            if dk != 0.0:
-                # A slice indexed from 0: with ``g[k * D1 + j]`` Numba's negative-index
-                # check kept LLVM from vectorizing the sweep (3.5x slower, 26 classes).
-                gk = g[k * D1:(k + 1) * D1]
-                for j in range(d):
-                    gk[j] += dk * x[j]
-                gk[d] += dk
+            if skip_flat and dk == 0.0:
+                continue
+            # A slice indexed from 0: with ``g[k * D1 + j]`` Numba's negative-index
+            # check kept LLVM from vectorizing the sweep (3.5x slower, 26 classes).
+            gk = g[k * D1:(k + 1) * D1]
+            for j in range(d):
+                gk[j] += dk * x[j]
+            gk[d] += dk
     st[0] = lsum
     st[1] = wsum
 

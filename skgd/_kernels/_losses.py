@@ -88,6 +88,13 @@ def loss_and_derivative(code, param, p, y):
 
 
 @njit(cache=True, inline="always")
+def has_flat_region(code):
+    """Whether the loss's derivative is exactly zero on a whole region of margins."""
+    return (code == LOSS_HINGE or code == LOSS_SQUARED_HINGE or code == LOSS_MODIFIED_HUBER
+            or code == LOSS_EPSILON_INSENSITIVE or code == LOSS_SQUARED_EPSILON_INSENSITIVE)
+
+
+@njit(cache=True, inline="always")
 def softmax_loss_and_derivative(p, yk, out):
     """Multinomial cross-entropy of margins ``p`` (K,) for class index ``yk``.
 
