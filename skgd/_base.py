@@ -191,8 +191,18 @@ class BaseGD(BaseEstimator):
         A named optimizer is first replaced by the object it stands for, so that
         ``{"optimizer": ["adam"], "optimizer__beta1": [0.8, 0.9]}`` grids work. A
         nested parameter the optimizer does not have raises a ValueError naming the
-        optimizer's parameters.
+        optimizer's parameters. A nested parameter of any other component given by
+        name (``learning_rate__gamma`` with ``learning_rate="exponential"``) raises
+        a ValueError asking for the component object, and changes nothing.
         """
+        current = self.get_params(deep=False)
+        for key in params:
+            name, nested_key, sub = key.partition("__")
+            if not nested_key or name == "optimizer" or name not in current:
+                continue  # the optimizer is handled below, unknown names by sklearn
+            value = params.get(name, current[name])
+            if not hasattr(value, "set_params"):
+                raise ValueError(self._nested_on_plain_value_message(key, name, sub, value))
         nested = {k: v for k, v in params.items() if k.startswith("optimizer__")}
         if not nested:
             return super().set_params(**params)
@@ -214,6 +224,25 @@ class BaseGD(BaseEstimator):
         opt.set_params(**{k[len("optimizer__"):]: v for k, v in nested.items()})
         self.optimizer = opt
         return self
+
+    @staticmethod
+    def _nested_on_plain_value_message(key, name, sub, value):
+        """Why ``name__sub`` cannot be set on ``value`` (a name, number or function,
+        which has no parameters; scikit-learn would fail with an AttributeError)."""
+        sub = sub.split("__")[0]
+        if name == "learning_rate" and isinstance(value, str) and value in SCHEDULES:
+            cls = SCHEDULES[value]
+            names = sorted(cls().get_params())
+            if sub in names:
+                fix = (f"Pass the schedule object instead, e.g. "
+                       f"learning_rate=skgd.schedules.{cls.__name__}({sub}=...).")
+            else:
+                fix = (f"Its schedule, skgd.schedules.{cls.__name__}, has "
+                       + (f"the parameters {names}." if names else "no parameters."))
+            return (f"Invalid parameter {key!r}: learning_rate={value!r} is a schedule "
+                    f"name, and a name has no parameters to set. {fix}")
+        return (f"Invalid parameter {key!r}: {name}={value!r} is not an object with "
+                f"parameters; set {name!r} itself instead.")
 
     def _resolve_components(self):
         """Resolve the component parameters into objects, never modifying them."""
