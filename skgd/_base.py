@@ -180,7 +180,9 @@ class BaseGD(BaseEstimator):
         "average": [Interval(Integral, 0, None, closed="left"), "boolean"],
         "epsilon": [Interval(Real, 0, None, closed="left")],
         "verbose": ["verbose"],
-        "n_jobs": [Integral, None],
+        # joblib's convention: -1 all threads, -2 all but one, ...; 0 means nothing.
+        "n_jobs": [Interval(Integral, None, -1, closed="right"),
+                   Interval(Integral, 1, None, closed="left"), None],
         "callback": [callable, None],
     }
 

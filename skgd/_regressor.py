@@ -80,7 +80,11 @@ class GDRegressor(RegressorMixin, BaseGD):
     verbose : int, default=0
         Print one line per epoch.
     n_jobs : int or None, default=None
-        Kernel threads; None or -1 use all of Numba's threads.
+        Most threads the Numba kernels of a fit use. ``None``: the process's thread
+        budget (Numba's pool, limited by ``OMP_NUM_THREADS`` when
+        ``NUMBA_NUM_THREADS`` is not set); ``-1``: all of Numba's pool, ``-2``: all
+        but one, and so on; a positive int: at most that many (up to the pool
+        size). ``0`` is refused.
     callback : callable or None, default=None
         ``callback(estimator, info)`` after each epoch; ``info`` holds ``epoch``,
         ``objective``, ``validation_score``, ``learning_rate``, ``t``, ``seconds`` and the

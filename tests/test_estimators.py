@@ -362,6 +362,37 @@ def test_bad_input_raises_clear_error(case, method):
     assert not hasattr(est, "coef_") and not hasattr(est, "_state")
 
 
+# (estimator, parameter, bad value, message pattern): refused by the declared
+# constraints before anything is read or changed.
+BAD_PARAMS = [
+    (GDClassifier, "n_jobs", 0, r"'n_jobs'.*\(-inf, -1\].*\[1, inf\) or None. Got 0"),
+    (GDRegressor, "n_jobs", 0, r"'n_jobs'.*\(-inf, -1\].*\[1, inf\) or None. Got 0"),
+    (GDRegressor, "n_jobs", 1.5, r"'n_jobs'.*Got 1.5"),
+]
+
+
+@pytest.mark.parametrize("Est, name, value, match", BAD_PARAMS,
+                         ids=[f"{c[0].__name__}-{c[1]}={c[2]}" for c in BAD_PARAMS])
+def test_invalid_parameter_is_refused(Est, name, value, match):
+    X, y = (_X, _YC) if Est is GDClassifier else (_X, _YR)
+    # A first partial_fit validates the parameters (later calls skip it, as in
+    # scikit-learn) and leaves the estimator unfitted.
+    est = Est(max_iter=2, tol=None, random_state=0, **{name: value})
+    kwargs = {"classes": [0, 1]} if Est is GDClassifier else {}
+    with pytest.raises(ValueError, match=match):
+        est.partial_fit(X, y, **kwargs)
+    assert not hasattr(est, "_state")
+    # A refit of a fitted estimator leaves it as it was.
+    est = Est(max_iter=2, tol=None, random_state=0).fit(X, y)
+    before = _snapshot(est)
+    good = est.get_params()[name]
+    est.set_params(**{name: value})
+    with pytest.raises(ValueError, match=match):
+        est.fit(X, y)
+    est.set_params(**{name: good})
+    _assert_same(before, _snapshot(est))
+
+
 def test_first_partial_fit_needs_classes():
     with pytest.raises(ValueError, match="classes must be passed on the first call"):
         GDClassifier().partial_fit(_X, _YC)
