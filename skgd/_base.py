@@ -159,6 +159,10 @@ class _TrainData:
 class BaseGD(BaseEstimator):
     """Base class of the skgd estimators; see GDClassifier and GDRegressor."""
 
+    #: Fewest validation rows whose score is defined, and the score's name.
+    _min_validation_samples = 1
+    _score_name = "accuracy"
+
     _parameter_constraints: dict = {
         "penalty": [StrOptions({"l2", "l1", "elasticnet"}), None],
         "alpha": [Interval(Real, 0, None, closed="left")],
@@ -599,6 +603,7 @@ class BaseGD(BaseEstimator):
     @transactional
     def _fit(self, X, y, *, coef_init=None, intercept_init=None, sample_weight=None,
              X_val=None, y_val=None, sample_weight_val=None):
+        self._check_validation_arguments(X_val, y_val, sample_weight_val)
         # An explicit coef_init / intercept_init starts from it, even with warm_start.
         warm = (self.warm_start and hasattr(self, "_state") and coef_init is None
                 and intercept_init is None)
@@ -681,16 +686,41 @@ class BaseGD(BaseEstimator):
         self.n_iter_ = getattr(self, "n_iter_", 0) + 1
         return self
 
+    @staticmethod
+    def _check_validation_arguments(X_val, y_val, sample_weight_val):
+        """Refuse validation arguments that would otherwise be silently ignored."""
+        if (X_val is None) != (y_val is None):
+            given, missing = ("X_val", "y_val") if y_val is None else ("y_val", "X_val")
+            raise ValueError(
+                f"{given} was given without {missing}: pass both to score early stopping "
+                "on that validation set, or neither to hold out validation_fraction of "
+                "the training data.")
+        if sample_weight_val is not None and X_val is None:
+            raise ValueError(
+                "sample_weight_val was given without X_val and y_val: pass it with the "
+                "validation set it weights (held-out rows keep their sample_weight).")
+
     def _validation_split(self, X, y, sw, rows, rng, X_val, y_val, sample_weight_val):
+        """``(training rows, (Xv, yv, swv))``: the given validation set, or a held-out
+        ``validation_fraction`` of the rows; raise if it cannot be scored."""
         if X_val is not None:
-            if y_val is None:
-                raise ValueError("X_val was given without y_val.")
             Xv, yv = self._validate_X_y(X_val, y_val, reset=False)
+            # All-zero weights are refused below, with a message about the validation set.
             swv = _check_sample_weight(sample_weight_val, Xv, dtype=np.float64,
-                                       ensure_non_negative=True)
+                                       ensure_non_negative=True, allow_all_zero_weights=True)
             self._check_validation_target(yv)
             # The training class weights apply to the validation rows too (see below).
             swv = self._apply_class_weight(swv, yv, partial=True)
+            if yv.shape[0] < self._min_validation_samples:
+                raise ValueError(
+                    f"X_val has {yv.shape[0]} sample(s), but the validation "
+                    f"{self._score_name} needs at least {self._min_validation_samples}. "
+                    "Pass a larger validation set.")
+            if not np.any(swv > 0):
+                raise ValueError(
+                    "Every validation row has zero weight (sample_weight_val times the "
+                    f"class weights), so the validation {self._score_name} is undefined. "
+                    "Give some validation rows a positive weight.")
             return rows, (Xv, yv, swv)
         from sklearn.model_selection import train_test_split
 
@@ -706,8 +736,28 @@ class BaseGD(BaseEstimator):
             ) from exc
         train.sort()
         val.sort()
+        held_out = (f"early_stopping held out {val.shape[0]} of {X.shape[0]} samples "
+                    f"(validation_fraction={self.validation_fraction})")
         if train.shape[0] < 1:
             raise ValueError("early_stopping left no samples to train on.")
+        if val.shape[0] < self._min_validation_samples:
+            need = self._min_validation_samples / X.shape[0]
+            raise ValueError(
+                f"{held_out}, but the validation {self._score_name} needs at least "
+                f"{self._min_validation_samples}. Use validation_fraction >= {need:.3g}, "
+                "or pass X_val and y_val.")
+        # Weights are checked here, before training, so that nothing is spent on a fit
+        # whose validation score (or objective) is undefined.
+        if not np.any(sw[val] > 0):
+            raise ValueError(
+                f"{held_out}, and their sample weights are all zero, so the validation "
+                f"{self._score_name} is undefined. Use a larger validation_fraction or "
+                "another random_state, or pass X_val, y_val and sample_weight_val.")
+        if not np.any(sw[train] > 0):
+            raise ValueError(
+                f"{held_out}; the samples left for training all have zero sample weight. "
+                "Use a smaller validation_fraction or another random_state, or pass "
+                "X_val and y_val.")
         # Held-out rows are scored with the weights they would have had in training
         # (sample weight times class weight), so early stopping tracks the same
         # weighted problem as the objective.

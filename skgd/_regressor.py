@@ -123,6 +123,9 @@ class GDRegressor(RegressorMixin, BaseGD):
         "quantile": [Interval(Real, 0, 1, closed="neither")],
     }
     _mode = MODE_SINGLE
+    # R^2 is undefined (NaN) for fewer than two samples: no epoch would ever be best.
+    _min_validation_samples = 2
+    _score_name = "R^2"
 
     def __init__(
         self,

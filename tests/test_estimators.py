@@ -322,6 +322,17 @@ BAD_INPUT = [
      _X, _YR - 10, {}, ValueError, "non-negative"),
     ("n_features_changed", GDClassifier(**_CLF), ("fit", "partial_fit"), _X[:, :3], _YC, {},
      ValueError, "features"),
+    ("y_val_without_X_val", GDRegressor(**_REG_SGD), ("fit",), _X, _YR, {"y_val": _YR[:10]},
+     ValueError, "y_val was given without X_val"),
+    ("X_val_without_y_val", GDClassifier(**_CLF), ("fit",), _X, _YC, {"X_val": _X[:10]},
+     ValueError, "X_val was given without y_val"),
+    ("sample_weight_val_alone", GDClassifier(**_CLF), ("fit",), _X, _YC,
+     {"sample_weight_val": np.ones(10)}, ValueError, "sample_weight_val was given without"),
+    ("one_row_X_val", GDRegressor(**_REG_SGD), ("fit",), _X, _YR,
+     {"X_val": _X[:1], "y_val": _YR[:1]}, ValueError, r"R\^2 needs at least 2"),
+    ("zero_weight_X_val", GDClassifier(**_CLF), ("fit",), _X, _YC,
+     {"X_val": _X[:10], "y_val": _YC[:10], "sample_weight_val": np.zeros(10)}, ValueError,
+     "Every validation row has zero weight"),
 ]
 _GOOD_Y = {"poisson_negative_y": _YP}
 

@@ -6,6 +6,7 @@ import warnings
 
 import numpy as np
 import pytest
+from sklearn.base import clone
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_digits
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import SGDClassifier
@@ -198,6 +199,60 @@ def test_validation_set_errors(digits):
         GDClassifier().fit(X, y, X_val=X[:10])
     with pytest.raises(ValueError, match="not in the training data"):
         GDClassifier().fit(X[y < 5], y[y < 5], X_val=X[:50], y_val=y[:50])
+
+
+def _held_out(y, fraction, seed, stratify):
+    """The rows early stopping holds out (as _validation_split draws them)."""
+    _, val = train_test_split(np.arange(y.shape[0]), test_size=fraction,
+                              random_state=np.random.RandomState(seed),
+                              stratify=y if stratify else None)
+    return val
+
+
+# (id, estimator, rows, weights: None | "zero_val" | "zero_train", message pattern)
+UNSCORABLE_SPLITS = [
+    ("one_row_r2", GDRegressor(validation_fraction=0.01), 100, None,
+     r"held out 1 of 100 samples.*R\^2 needs at least 2.*validation_fraction >= 0.02"),
+    ("zero_weight_val_clf", GDClassifier(), 400, "zero_val",
+     r"held out 40 of 400.*weights are all zero.*accuracy is undefined.*validation_fraction"),
+    ("zero_weight_val_reg", GDRegressor(), 200, "zero_val",
+     r"weights are all zero.*R\^2 is undefined"),
+    ("zero_weight_train", GDRegressor(), 200, "zero_train",
+     r"left for training all have zero sample weight"),
+]
+
+
+@pytest.mark.parametrize("name, est, n, weights, match", UNSCORABLE_SPLITS,
+                         ids=[c[0] for c in UNSCORABLE_SPLITS])
+def test_early_stopping_refuses_an_unscorable_split(digits, diabetes, name, est, n, weights,
+                                                    match):
+    X, y = digits if isinstance(est, GDClassifier) else diabetes
+    X, y = X[:n], y[:n]
+    sw = None
+    if weights is not None:
+        val = _held_out(y, est.validation_fraction, 0, isinstance(est, GDClassifier))
+        sw = np.ones(n)
+        if weights == "zero_val":
+            sw[val] = 0.0
+        else:
+            sw[:] = 0.0
+            sw[val] = 1.0
+    epochs = []
+    est = clone(est).set_params(early_stopping=True, random_state=0, max_iter=5,
+                                callback=lambda e, info: epochs.append(info["epoch"]))
+    with pytest.raises(ValueError, match=match):
+        est.fit(X, y, sample_weight=sw)
+    assert epochs == []  # refused before training
+    assert not hasattr(est, "coef_")
+
+
+def test_two_row_validation_split_scores_r2(diabetes):
+    X, y = diabetes
+    est = GDRegressor(early_stopping=True, validation_fraction=0.02, random_state=0,
+                      max_iter=20, tol=None).fit(X[:100], y[:100])
+    assert len(est.validation_scores_) == est.n_iter_
+    assert np.all(np.isfinite(est.validation_scores_))
+    assert est.validation_scores_[est.best_iter_ - 1] == est.best_score_
 
 
 # ---------------------------------------------------------------- averaging
