@@ -378,16 +378,18 @@ class BaseGD(BaseEstimator):
                     + "."
                 )
             theta[:, :n_features] = coef_init.reshape(n_outputs, n_features)
-        if self.fit_intercept:
-            if intercept_init is not None:
-                intercept_init = np.asarray(intercept_init, dtype=np.float64).ravel()
-                if intercept_init.size != n_outputs:
-                    raise ValueError(
-                        f"intercept_init has {intercept_init.size} values; expected {n_outputs}."
-                    )
-                theta[:, n_features] = intercept_init
-            else:
-                theta[:, n_features] = baseline()
+        if intercept_init is not None:
+            # Without fit_intercept it is a fixed offset, never trained (as in
+            # scikit-learn's SGD): the kernels add the intercept column to every margin
+            # and step it only when fit_intercept is set.
+            intercept_init = np.asarray(intercept_init, dtype=np.float64).ravel()
+            if intercept_init.size != n_outputs:
+                raise ValueError(
+                    f"intercept_init has {intercept_init.size} values; expected {n_outputs}."
+                )
+            theta[:, n_features] = intercept_init
+        elif self.fit_intercept:
+            theta[:, n_features] = baseline()
         if not np.all(np.isfinite(theta)):
             raise ValueError("coef_init and intercept_init must be finite.")
         avg = theta.copy() if self._avg_start() else None
@@ -412,8 +414,8 @@ class BaseGD(BaseEstimator):
             state.avg = state.theta.copy()
         elif not self._avg_start():
             state.avg = None
-        if not self.fit_intercept:
-            state.theta[:, -1] = 0.0
+        # Without fit_intercept the fitted intercept stays, as a fixed offset (as in
+        # scikit-learn's SGD with warm_start or partial_fit).
         return state
 
     def _commit(self, state):

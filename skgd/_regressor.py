@@ -34,6 +34,9 @@ class GDRegressor(RegressorMixin, BaseGD):
     l1_ratio : float, default=0.15
         L1 share of the elastic-net penalty.
     fit_intercept : bool, default=True
+        Whether to train the intercept. Without it the intercept is 0, or the fixed
+        offset given as ``intercept_init`` to ``fit`` (kept by ``warm_start`` and
+        ``partial_fit``, as in scikit-learn's SGD).
     optimizer : str or Optimizer, default="adam"
         ``"sgd"``, ``"momentum"``, ``"nesterov"``, ``"adagrad"``, ``"adadelta"``,
         ``"rmsprop"``, ``"adam"``, ``"adamw"`` or an object from :mod:`skgd.optimizers`
@@ -224,7 +227,9 @@ class GDRegressor(RegressorMixin, BaseGD):
         coef_init : array-like of shape (n_features,), default=None
         intercept_init : float or array-like of shape (1,), default=None
             Without it, a fresh intercept starts at the loss's baseline of the first
-            batch's targets (mean, median, quantile or log-mean).
+            batch's targets (mean, median, quantile or log-mean). With
+            ``fit_intercept=False`` it is a fixed offset, not trained (as in
+            scikit-learn's SGD; otherwise the intercept is 0).
         sample_weight : array-like of shape (n_samples,), default=None
         X_val, y_val, sample_weight_val : validation data for early stopping,
             used instead of holding out ``validation_fraction``.

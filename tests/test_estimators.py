@@ -623,6 +623,61 @@ def test_convergence_warning_only_with_tol(Est, data):
             X, y, **({"classes": [0, 1]} if Est is GDClassifier else {}))
 
 
+# ---------------------------------------------------------------- fixed intercept
+# (id, estimator parameters, number of classes (None: regression), intercept_init)
+FIXED_INTERCEPTS = [
+    ("regressor", {}, None, 5.0),
+    ("binary", {}, 2, [1.5]),
+    ("ovr", {"multi_class": "ovr"}, 3, [1.0, 2.0, 3.0]),
+    ("multinomial", {"multi_class": "multinomial"}, 3, [0.5, -1.0, 0.25]),
+]
+
+
+@pytest.mark.parametrize("params, n_classes, init", [c[1:] for c in FIXED_INTERCEPTS],
+                         ids=[c[0] for c in FIXED_INTERCEPTS])
+def test_intercept_init_is_a_fixed_offset_without_fit_intercept(params, n_classes, init):
+    from sklearn.linear_model import SGDClassifier, SGDRegressor
+
+    if n_classes is None:
+        X, y = _reg_data()
+        Est, Sk, margin = GDRegressor, SGDRegressor, "predict"
+    else:
+        X, y = _clf_data(n_classes=n_classes)
+        Est, Sk, margin = GDClassifier, SGDClassifier, "decision_function"
+    kw = {"fit_intercept": False, "max_iter": 5, "tol": None, "random_state": 0}
+    sk = Sk(**kw).fit(X, y, intercept_init=init)
+    est = Est(**kw, **params).fit(X, y, intercept_init=init)
+    expected = np.atleast_1d(np.asarray(init, dtype=np.float64))
+    # scikit-learn keeps intercept_init as the intercept, and so does skgd ...
+    assert_array_equal(sk.intercept_, expected)
+    assert_array_equal(est.intercept_, expected)
+    # ... and predicts with it.
+    raw = X @ np.atleast_2d(est.coef_).T + expected
+    assert_allclose(getattr(est, margin)(X), raw.ravel() if raw.shape[1] == 1 else raw)
+    # The offset stays through partial_fit and warm_start, as in scikit-learn.
+    sk.partial_fit(X, y)
+    est.partial_fit(X, y)
+    assert_array_equal(sk.intercept_, expected)
+    assert_array_equal(est.intercept_, expected)
+    est.set_params(warm_start=True).fit(X, y)
+    assert_array_equal(est.intercept_, expected)
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "sgd"])  # sparse sgd: the lazy kernel
+@pytest.mark.parametrize("fmt", ["dense", "csr"])
+def test_fixed_intercept_is_part_of_the_training_margin(fmt, optimizer):
+    # Training on y with the offset c fixed is training on y - c without one.
+    X, y = _reg_data()
+    if fmt == "csr":
+        X = sp.csr_matrix(X * (np.random.RandomState(0).rand(*X.shape) < 0.5))
+    kw = {"fit_intercept": False, "max_iter": 5, "tol": None, "random_state": 0,
+          "optimizer": optimizer, "eta0": 0.01}
+    offset = GDRegressor(**kw).fit(X, y, intercept_init=2.0)
+    shifted = GDRegressor(**kw).fit(X, y - 2.0)
+    assert_allclose(offset.coef_, shifted.coef_, rtol=1e-10)
+    assert not np.allclose(offset.coef_, GDRegressor(**kw).fit(X, y).coef_, rtol=1e-3)
+
+
 # ---------------------------------------------------------------- shapes and labels
 @pytest.mark.parametrize(
     "Est, params, n_classes, coef_shape, out_shape",
