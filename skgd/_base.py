@@ -136,7 +136,9 @@ class TrainState:
 
 
 def _optimizer_key(opt):
-    return type(opt).__module__ + "." + type(opt).__qualname__, opt.n_slots()
+    """What must match for a fitted optimizer state to be continued by ``opt``."""
+    return (type(opt).__module__ + "." + type(opt).__qualname__, opt.n_slots(),
+            opt.state_layout())
 
 
 class _TrainData:
@@ -406,7 +408,8 @@ class BaseGD(BaseEstimator):
                 f"{n_features}. Fit without warm_start to start a new model."
             )
         if state.opt_key != _optimizer_key(optimizer):
-            # A different optimizer starts with fresh moments; the step counter goes on.
+            # A different optimizer, or one whose slots mean something else, starts
+            # with fresh moments; the step counter goes on.
             state.opt_state = optimizer.init_state(state.theta.shape)
             state.opt_key = _optimizer_key(optimizer)
             state.opt_t = 0

@@ -16,7 +16,15 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from skgd import DivergenceError, GDClassifier, GDRegressor
-from skgd.optimizers import OPTIMIZERS
+from skgd.optimizers import (
+    OPTIMIZERS,
+    SGD,
+    Adadelta,
+    Adagrad,
+    Adam,
+    AdamW,
+    RMSprop,
+)
 
 
 @pytest.fixture(scope="module")
@@ -296,6 +304,52 @@ def test_warm_start_with_changed_optimizer_resets_moments(digits):
     est.set_params(optimizer="momentum").fit(X, y)
     assert est._state.opt_t == est.t_ - t  # fresh moments, step counter continued
     assert est._state.opt_state.shape[0] == 1
+
+
+# (before, after, whether the optimizer state carries over)
+OPTIMIZER_SWITCHES = [
+    (RMSprop(centered=True), RMSprop(momentum=0.9), False),  # slot 1: mean of g -> buffer
+    (RMSprop(momentum=0.9), RMSprop(centered=True), False),
+    (RMSprop(centered=True, momentum=0.5), RMSprop(centered=True, momentum=0.9), True),
+    (RMSprop(rho=0.9), RMSprop(rho=0.99, eps=1e-6), True),
+    (Adam(), Adam(beta1=0.8, beta2=0.99), True),
+    (Adam(), Adam(amsgrad=True), False),
+    (Adam(), AdamW(), False),
+    (SGD(momentum=0.9), SGD(momentum=0.5, nesterov=True), True),
+    ("sgd", "momentum", False),
+    (Adagrad(), Adagrad(eps=1e-8), True),
+    ("adadelta", Adadelta(rho=0.95), True),
+]
+
+
+@pytest.mark.parametrize("how", ["warm_start", "partial_fit"])
+@pytest.mark.parametrize("before, after, kept", OPTIMIZER_SWITCHES,
+                         ids=[f"{b}->{a}" for b, a, _ in OPTIMIZER_SWITCHES])
+def test_optimizer_state_carries_over_only_with_the_same_layout(diabetes, before, after,
+                                                                kept, how):
+    X, y = diabetes
+    X, y = X[:128], y[:128] / 100
+    kw = dict(eta0=0.01, batch_size=32, tol=None, random_state=0)
+    est = GDRegressor(optimizer=before, max_iter=2, **kw).fit(X, y)
+    opt_t, coef, intercept = est._state.opt_t, est.coef_, est.intercept_
+    est.set_params(optimizer=after, max_iter=1, warm_start=how == "warm_start")
+    if how == "warm_start":
+        est.fit(X, y)
+    else:
+        est.partial_fit(X, y)
+    # One epoch of 4 updates: the optimizer's own step count tells whether it went on
+    # from the fitted state or started afresh (the schedule's counter always goes on).
+    assert est.t_ == 12
+    assert est._state.opt_t == (opt_t + 4 if kept else 4)
+    # Fresh state trains exactly as a new fit started from the same coefficients (the
+    # same shuffle, a constant rate); carried-over moments make a difference.
+    fresh = GDRegressor(optimizer=after, max_iter=1, **kw).fit(
+        X, y, coef_init=coef, intercept_init=intercept)
+    if kept:
+        assert not np.allclose(est.coef_, fresh.coef_, rtol=1e-6)
+    else:
+        np.testing.assert_allclose(est.coef_, fresh.coef_, rtol=1e-12)
+        np.testing.assert_allclose(est.intercept_, fresh.intercept_, rtol=1e-12)
 
 
 # ---------------------------------------------------------------- stopping & reporting
