@@ -52,6 +52,13 @@ SHUFFLE_MIN_RUN_ROWS = 4
 SHUFFLE_ROWS_IN_CACHE_BYTES = 8 << 20
 # Inputs with at least this many stored values are checked for NaN/inf in parallel.
 FINITE_PAR_MIN = 1 << 20
+# A fit whose last epoch's objective is this many times its first epoch's diverged,
+# though every value stayed finite (no DivergenceError): it warns. Measured on
+# load_digits, load_breast_cancer and load_diabetes, raw and standardized, with every
+# optimizer and named schedule: diverging fits ended 3e10 to 2e218 times above their
+# first epoch, all the others below 2x (the first epoch's objective includes the
+# starting point's loss, so it is normally the largest).
+OBJECTIVE_GROWTH_WARN = 1e3
 
 _CUSTOM_KERNELS = {}
 
@@ -503,6 +510,7 @@ class BaseGD(BaseEstimator):
 
         Raises DivergenceError when the objective or the parameters stop being
         finite; the caller's fitted state is untouched because ``state`` is a copy.
+        A ``fit`` whose objective grew OBJECTIVE_GROWTH_WARN-fold warns instead.
         """
         optimizer, schedule, l2, l1 = self._components
         n_rows = data.rows.shape[0]
@@ -590,7 +598,17 @@ class BaseGD(BaseEstimator):
         if best_state is not None and best_state.t != state.t:
             # Restore the best model seen, with the optimizer state it had then.
             state = best_state
-        if fit_call and not (converged or stopped) and self.tol is not None:
+        if fit_call and curve[0] > 0 and curve[-1] > OBJECTIVE_GROWTH_WARN * curve[0]:
+            # The tol rule stops a growing objective as "not improving": say what
+            # happened instead of letting it pass for convergence.
+            warnings.warn(
+                f"The objective grew from {curve[0]:.3g} (epoch 1) to {curve[-1]:.3g} "
+                f"(epoch {epoch}): training diverged, although the values stayed finite. "
+                "Try a smaller eta0, scaling the features (e.g. StandardScaler), or an "
+                "adaptive optimizer such as 'adam'.",
+                ConvergenceWarning,
+            )
+        elif fit_call and not (converged or stopped) and self.tol is not None:
             warnings.warn(
                 f"Maximum number of iterations ({n_epochs}) reached before convergence "
                 f"(tol={self.tol}). Increase max_iter or tol, or scale the features.",

@@ -372,6 +372,48 @@ def test_convergence_warning_only_with_tol(digits):
         GDClassifier(max_iter=2, tol=None).fit(X, y)
 
 
+# (id, estimator, data, epochs of a diverging fit (None: the fit converges))
+GROWTH_CASES = [
+    # The audit's case: 1e42 -> 1e260, then the tol rule stops it after 6 epochs.
+    ("sgd_optimal", GDRegressor(optimizer="sgd", learning_rate="optimal"), "diabetes", 6),
+    # The adaptive schedule divides the rate, the objective falls a little, still 1e105x.
+    ("nesterov_adaptive", GDRegressor(optimizer="nesterov", eta0=1.0), "diabetes", 51),
+    # Reaching max_iter: one warning, about the growth (not also about max_iter).
+    ("sgd_max_iter", GDRegressor(optimizer="sgd", learning_rate="constant", eta0=1.0,
+                                 max_iter=4), "diabetes", 4),
+    ("defaults_regressor", GDRegressor(), "diabetes", None),
+    ("defaults_digits", GDClassifier(), "digits", None),
+    ("defaults_cancer", GDClassifier(), "cancer", None),
+    ("rmsprop_big_step", GDRegressor(optimizer="rmsprop", learning_rate="constant",
+                                     eta0=1.0), "diabetes", None),
+]
+
+
+@pytest.mark.parametrize("name, est, data, epochs", GROWTH_CASES,
+                         ids=[c[0] for c in GROWTH_CASES])
+def test_finite_but_growing_objective_warns(digits, diabetes, name, est, data, epochs):
+    if data == "cancer":
+        X, y = load_breast_cancer(return_X_y=True)
+        X = StandardScaler().fit_transform(X)
+    else:
+        X, y = digits if data == "digits" else diabetes
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        est = clone(est).set_params(random_state=0).fit(X, y)
+    grew = [str(w.message) for w in caught if "objective grew" in str(w.message)]
+    if epochs is None:
+        assert grew == []
+        return
+    assert est.n_iter_ == epochs and np.all(np.isfinite(est.loss_curve_))
+    assert [w.category for w in caught] == [ConvergenceWarning]
+    first, last = est.loss_curve_[0], est.loss_curve_[-1]
+    assert grew == [
+        f"The objective grew from {first:.3g} (epoch 1) to {last:.3g} (epoch {epochs}): "
+        "training diverged, although the values stayed finite. Try a smaller eta0, "
+        "scaling the features (e.g. StandardScaler), or an adaptive optimizer such as "
+        "'adam'."]
+
+
 def test_callback_can_stop_and_sees_figures(digits):
     X, y = digits
     infos = []
