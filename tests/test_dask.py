@@ -365,6 +365,47 @@ def test_predictions_on_dask_collections(kind, clf_data):
     assert model.classes_.tolist() == [0, 1] and model.coef_.shape == (1, 20)
 
 
+# (estimator, method): the output dtype declared for each dtype of X
+DECLARED_DTYPES = [
+    (GDRegressor(random_state=0), "predict"),
+    (GDRegressor(loss="poisson", random_state=0), "predict"),
+    (GDClassifier(random_state=0), "predict"),
+    (GDClassifier(random_state=0), "decision_function"),
+    (GDClassifier(random_state=0), "predict_proba"),
+    (GDClassifier(loss="hinge", random_state=0), "decision_function"),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("kind", ["array", "dataframe"])
+@pytest.mark.parametrize("est, method", DECLARED_DTYPES,
+                         ids=[f"{type(e).__name__}-{e.loss}-{m}" for e, m in DECLARED_DTYPES])
+def test_lazy_outputs_declare_the_dtype_they_compute(est, method, kind, dtype, clf_data,
+                                                      reg_data):
+    X, X_test, y, _ = clf_data if is_classifier(est) else reg_data
+    if est.loss == "poisson":
+        y = np.round(np.exp(X[:, 0] / 4))
+    X, X_test = X[:2000].astype(dtype), X_test[:500].astype(dtype)
+    Xd, yd = _collections(kind, X, y[:2000], 2)
+    Xt, _ = _collections(kind, X_test, np.zeros(500), 2)
+    with dask.config.set(scheduler="sync"):
+        model = DataParallelGD(est, n_rounds=1).fit(Xd, yd)
+        lazy = getattr(model, method)(Xt)
+        computed = lazy.compute()
+    local = X_test if kind == "array" else pd.DataFrame(X_test, columns=Xd.columns)
+    expected = getattr(model.estimator_, method)(local)
+    if kind == "array":
+        declared, got = [lazy.dtype], [computed.dtype]
+        assert lazy._meta.dtype == lazy.dtype
+        assert lazy.ndim == expected.ndim and lazy.shape[1:] == expected.shape[1:]
+    else:
+        declared = list(np.atleast_1d(lazy.dtypes))
+        got = list(np.atleast_1d(computed.dtypes))
+    assert declared == got == [expected.dtype] * len(got)
+    if method != "predict_proba" and not (is_classifier(est) and method == "predict"):
+        assert expected.dtype == dtype  # float32 input stays float32
+
+
 def test_same_seed_same_model_other_seed_other_model(clf_data):
     X, _, y, _ = clf_data
     Xd, yd = _collections("array", X, y, 3)
