@@ -213,8 +213,10 @@ class DataParallelGD(BaseEstimator):
     (one ``dask.delayed`` task each, run where the block lives); then one task
     averages the partitions' parameters and optimizer state, weighted by each
     partition's total sample weight (times class weight). This is local SGD (model
-    averaging): with one partition it is exactly ``local_epochs`` calls of
-    ``partial_fit`` per round; with several, each round is one pass over all the data.
+    averaging): with several partitions, each round is one pass over all the data;
+    with one partition and ``shuffle=False`` it is exactly ``local_epochs`` calls of
+    ``partial_fit`` per round (with shuffling, each round shuffles with its own seed,
+    so the rows come in another order than in a stream of ``partial_fit`` calls).
 
     Parameters
     ----------

@@ -332,6 +332,23 @@ def test_rounds_are_weighted_averages_of_local_partial_fits(est, sizes, zero_par
         assert two.t_ == ref.t_
 
 
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_one_partition_is_a_partial_fit_stream_only_without_shuffling(shuffle, reg_data):
+    # docs/scaling.rst: each round shuffles with its own seed, a partial_fit stream
+    # goes on with one, so only shuffle=False gives the stream's coefficients.
+    X, _, y, _ = reg_data
+    X, y = X[:4000], y[:4000]
+    est = GDRegressor(random_state=0, shuffle=shuffle)
+    with dask.config.set(scheduler="sync"):
+        model = DataParallelGD(est, n_rounds=3).fit(da.from_array(X, chunks=(4000, 20)),
+                                                     da.from_array(y, chunks=4000))
+    stream = clone(est)
+    for _ in range(3):
+        stream.partial_fit(X, y)
+    assert model.t_ == stream.t_
+    assert np.array_equal(model.coef_, stream.coef_) == (not shuffle)
+
+
 def test_balanced_class_weight_uses_all_partitions(clf_data):
     X, _, y, _ = clf_data
     order = np.argsort(y, kind="stable")  # partitions with very different class mixes
