@@ -59,6 +59,13 @@ SHUFFLE_ROWS_IN_CACHE_BYTES = 8 << 20
 BASELINE_MIN_ROWS = 1024
 # Inputs with at least this many stored values are checked for NaN/inf in parallel.
 FINITE_PAR_MIN = 1 << 20
+# A fit whose last epoch's objective is this many times its first epoch's diverged,
+# though every value stayed finite (no DivergenceError): it warns. Measured on
+# load_digits, load_breast_cancer and load_diabetes, raw and standardized, with every
+# optimizer and named schedule: diverging fits ended 3e10 to 2e218 times above their
+# first epoch, all the others below 2x (the first epoch's objective includes the
+# starting point's loss, so it is normally the largest).
+OBJECTIVE_GROWTH_WARN = 1e3
 
 _CUSTOM_KERNELS = {}
 
@@ -143,7 +150,9 @@ class TrainState:
 
 
 def _optimizer_key(opt):
-    return type(opt).__module__ + "." + type(opt).__qualname__, opt.n_slots()
+    """What must match for a fitted optimizer state to be continued by ``opt``."""
+    return (type(opt).__module__ + "." + type(opt).__qualname__, opt.n_slots(),
+            opt.state_layout())
 
 
 class _TrainData:
@@ -166,6 +175,10 @@ class _TrainData:
 class BaseGD(BaseEstimator):
     """Base class of the skgd estimators; see GDClassifier and GDRegressor."""
 
+    #: Fewest validation rows whose score is defined, and the score's name.
+    _min_validation_samples = 1
+    _score_name = "accuracy"
+
     _parameter_constraints: dict = {
         "penalty": [StrOptions({"l2", "l1", "elasticnet"}), None],
         "alpha": [Interval(Real, 0, None, closed="left")],
@@ -187,7 +200,9 @@ class BaseGD(BaseEstimator):
         "average": [Interval(Integral, 0, None, closed="left"), "boolean"],
         "epsilon": [Interval(Real, 0, None, closed="left")],
         "verbose": ["verbose"],
-        "n_jobs": [Integral, None],
+        # joblib's convention: -1 all threads, -2 all but one, ...; 0 means nothing.
+        "n_jobs": [Interval(Integral, None, -1, closed="right"),
+                   Interval(Integral, 1, None, closed="left"), None],
         "callback": [callable, None],
     }
 
@@ -198,8 +213,18 @@ class BaseGD(BaseEstimator):
         A named optimizer is first replaced by the object it stands for, so that
         ``{"optimizer": ["adam"], "optimizer__beta1": [0.8, 0.9]}`` grids work. A
         nested parameter the optimizer does not have raises a ValueError naming the
-        optimizer's parameters.
+        optimizer's parameters. A nested parameter of any other component given by
+        name (``learning_rate__gamma`` with ``learning_rate="exponential"``) raises
+        a ValueError asking for the component object, and changes nothing.
         """
+        current = self.get_params(deep=False)
+        for key in params:
+            name, nested_key, sub = key.partition("__")
+            if not nested_key or name == "optimizer" or name not in current:
+                continue  # the optimizer is handled below, unknown names by sklearn
+            value = params.get(name, current[name])
+            if not hasattr(value, "set_params"):
+                raise ValueError(self._nested_on_plain_value_message(key, name, sub, value))
         nested = {k: v for k, v in params.items() if k.startswith("optimizer__")}
         if not nested:
             return super().set_params(**params)
@@ -221,6 +246,25 @@ class BaseGD(BaseEstimator):
         opt.set_params(**{k[len("optimizer__"):]: v for k, v in nested.items()})
         self.optimizer = opt
         return self
+
+    @staticmethod
+    def _nested_on_plain_value_message(key, name, sub, value):
+        """Why ``name__sub`` cannot be set on ``value`` (a name, number or function,
+        which has no parameters; scikit-learn would fail with an AttributeError)."""
+        sub = sub.split("__")[0]
+        if name == "learning_rate" and isinstance(value, str) and value in SCHEDULES:
+            cls = SCHEDULES[value]
+            names = sorted(cls().get_params())
+            if sub in names:
+                fix = (f"Pass the schedule object instead, e.g. "
+                       f"learning_rate=skgd.schedules.{cls.__name__}({sub}=...).")
+            else:
+                fix = (f"Its schedule, skgd.schedules.{cls.__name__}, has "
+                       + (f"the parameters {names}." if names else "no parameters."))
+            return (f"Invalid parameter {key!r}: learning_rate={value!r} is a schedule "
+                    f"name, and a name has no parameters to set. {fix}")
+        return (f"Invalid parameter {key!r}: {name}={value!r} is not an object with "
+                f"parameters; set {name!r} itself instead.")
 
     def _resolve_components(self):
         """Resolve the component parameters into objects, never modifying them."""
@@ -350,16 +394,18 @@ class BaseGD(BaseEstimator):
                     + "."
                 )
             theta[:, :n_features] = coef_init.reshape(n_outputs, n_features)
-        if self.fit_intercept:
-            if intercept_init is not None:
-                intercept_init = np.asarray(intercept_init, dtype=np.float64).ravel()
-                if intercept_init.size != n_outputs:
-                    raise ValueError(
-                        f"intercept_init has {intercept_init.size} values; expected {n_outputs}."
-                    )
-                theta[:, n_features] = intercept_init
-            else:
-                theta[:, n_features] = baseline()
+        if intercept_init is not None:
+            # Without fit_intercept it is a fixed offset, never trained (as in
+            # scikit-learn's SGD): the kernels add the intercept column to every margin
+            # and step it only when fit_intercept is set.
+            intercept_init = np.asarray(intercept_init, dtype=np.float64).ravel()
+            if intercept_init.size != n_outputs:
+                raise ValueError(
+                    f"intercept_init has {intercept_init.size} values; expected {n_outputs}."
+                )
+            theta[:, n_features] = intercept_init
+        elif self.fit_intercept:
+            theta[:, n_features] = baseline()
         if not np.all(np.isfinite(theta)):
             raise ValueError("coef_init and intercept_init must be finite.")
         avg = theta.copy() if self._avg_start() else None
@@ -376,7 +422,8 @@ class BaseGD(BaseEstimator):
                 f"{n_features}. Fit without warm_start to start a new model."
             )
         if state.opt_key != _optimizer_key(optimizer):
-            # A different optimizer starts with fresh moments; the step counter goes on.
+            # A different optimizer, or one whose slots mean something else, starts
+            # with fresh moments; the step counter goes on.
             state.opt_state = optimizer.init_state(state.theta.shape)
             state.opt_key = _optimizer_key(optimizer)
             state.opt_t = 0
@@ -384,8 +431,8 @@ class BaseGD(BaseEstimator):
             state.avg = state.theta.copy()
         elif not self._avg_start():
             state.avg = None
-        if not self.fit_intercept:
-            state.theta[:, -1] = 0.0
+        # Without fit_intercept the fitted intercept stays, as a fixed offset (as in
+        # scikit-learn's SGD with warm_start or partial_fit).
         return state
 
     def _commit(self, state):
@@ -475,6 +522,7 @@ class BaseGD(BaseEstimator):
 
         Raises DivergenceError when the objective or the parameters stop being
         finite; the caller's fitted state is untouched because ``state`` is a copy.
+        A ``fit`` whose objective grew OBJECTIVE_GROWTH_WARN-fold warns instead.
         """
         optimizer, schedule, l2, l1 = self._components
         n_rows = data.rows.shape[0]
@@ -573,7 +621,17 @@ class BaseGD(BaseEstimator):
         if best_state is not None and best_state.t != state.t:
             # Restore the best model seen, with the optimizer state it had then.
             state = best_state
-        if fit_call and not (converged or stopped) and self.tol is not None:
+        if fit_call and curve[0] > 0 and curve[-1] > OBJECTIVE_GROWTH_WARN * curve[0]:
+            # The tol rule stops a growing objective as "not improving": say what
+            # happened instead of letting it pass for convergence.
+            warnings.warn(
+                f"The objective grew from {curve[0]:.3g} (epoch 1) to {curve[-1]:.3g} "
+                f"(epoch {epoch}): training diverged, although the values stayed finite. "
+                "Try a smaller eta0, scaling the features (e.g. StandardScaler), or an "
+                "adaptive optimizer such as 'adam'.",
+                ConvergenceWarning,
+            )
+        elif fit_call and not (converged or stopped) and self.tol is not None:
             warnings.warn(
                 f"Maximum number of iterations ({n_epochs}) reached before convergence "
                 f"(tol={self.tol}). Increase max_iter or tol, or scale the features.",
@@ -591,6 +649,7 @@ class BaseGD(BaseEstimator):
     @transactional
     def _fit(self, X, y, *, coef_init=None, intercept_init=None, sample_weight=None,
              X_val=None, y_val=None, sample_weight_val=None):
+        self._check_validation_arguments(X_val, y_val, sample_weight_val)
         # An explicit coef_init / intercept_init starts from it, even with warm_start.
         warm = (self.warm_start and hasattr(self, "_state") and coef_init is None
                 and intercept_init is None)
@@ -680,16 +739,41 @@ class BaseGD(BaseEstimator):
         self.n_iter_ = getattr(self, "n_iter_", 0) + 1
         return self
 
+    @staticmethod
+    def _check_validation_arguments(X_val, y_val, sample_weight_val):
+        """Refuse validation arguments that would otherwise be silently ignored."""
+        if (X_val is None) != (y_val is None):
+            given, missing = ("X_val", "y_val") if y_val is None else ("y_val", "X_val")
+            raise ValueError(
+                f"{given} was given without {missing}: pass both to score early stopping "
+                "on that validation set, or neither to hold out validation_fraction of "
+                "the training data.")
+        if sample_weight_val is not None and X_val is None:
+            raise ValueError(
+                "sample_weight_val was given without X_val and y_val: pass it with the "
+                "validation set it weights (held-out rows keep their sample_weight).")
+
     def _validation_split(self, X, y, sw, rows, rng, X_val, y_val, sample_weight_val):
+        """``(training rows, (Xv, yv, swv))``: the given validation set, or a held-out
+        ``validation_fraction`` of the rows; raise if it cannot be scored."""
         if X_val is not None:
-            if y_val is None:
-                raise ValueError("X_val was given without y_val.")
             Xv, yv = self._validate_X_y(X_val, y_val, reset=False)
+            # All-zero weights are refused below, with a message about the validation set.
             swv = _check_sample_weight(sample_weight_val, Xv, dtype=np.float64,
-                                       ensure_non_negative=True)
+                                       ensure_non_negative=True, allow_all_zero_weights=True)
             self._check_validation_target(yv)
             # The training class weights apply to the validation rows too (see below).
             swv = self._apply_class_weight(swv, yv, partial=True)
+            if yv.shape[0] < self._min_validation_samples:
+                raise ValueError(
+                    f"X_val has {yv.shape[0]} sample(s), but the validation "
+                    f"{self._score_name} needs at least {self._min_validation_samples}. "
+                    "Pass a larger validation set.")
+            if not np.any(swv > 0):
+                raise ValueError(
+                    "Every validation row has zero weight (sample_weight_val times the "
+                    f"class weights), so the validation {self._score_name} is undefined. "
+                    "Give some validation rows a positive weight.")
             return rows, (Xv, yv, swv)
         from sklearn.model_selection import train_test_split
 
@@ -705,8 +789,28 @@ class BaseGD(BaseEstimator):
             ) from exc
         train.sort()
         val.sort()
+        held_out = (f"early_stopping held out {val.shape[0]} of {X.shape[0]} samples "
+                    f"(validation_fraction={self.validation_fraction})")
         if train.shape[0] < 1:
             raise ValueError("early_stopping left no samples to train on.")
+        if val.shape[0] < self._min_validation_samples:
+            need = self._min_validation_samples / X.shape[0]
+            raise ValueError(
+                f"{held_out}, but the validation {self._score_name} needs at least "
+                f"{self._min_validation_samples}. Use validation_fraction >= {need:.3g}, "
+                "or pass X_val and y_val.")
+        # Weights are checked here, before training, so that nothing is spent on a fit
+        # whose validation score (or objective) is undefined.
+        if not np.any(sw[val] > 0):
+            raise ValueError(
+                f"{held_out}, and their sample weights are all zero, so the validation "
+                f"{self._score_name} is undefined. Use a larger validation_fraction or "
+                "another random_state, or pass X_val, y_val and sample_weight_val.")
+        if not np.any(sw[train] > 0):
+            raise ValueError(
+                f"{held_out}; the samples left for training all have zero sample weight. "
+                "Use a smaller validation_fraction or another random_state, or pass "
+                "X_val and y_val.")
         # Held-out rows are scored with the weights they would have had in training
         # (sample weight times class weight), so early stopping tracks the same
         # weighted problem as the objective.

@@ -34,6 +34,9 @@ class GDRegressor(RegressorMixin, BaseGD):
     l1_ratio : float, default=0.15
         L1 share of the elastic-net penalty.
     fit_intercept : bool, default=True
+        Whether to train the intercept. Without it the intercept is 0, or the fixed
+        offset given as ``intercept_init`` to ``fit`` (kept by ``warm_start`` and
+        ``partial_fit``, as in scikit-learn's SGD).
     optimizer : str or Optimizer, default="adam"
         ``"sgd"``, ``"momentum"``, ``"nesterov"``, ``"adagrad"``, ``"adadelta"``,
         ``"rmsprop"``, ``"adam"``, ``"adamw"`` or an object from :mod:`skgd.optimizers`
@@ -82,7 +85,11 @@ class GDRegressor(RegressorMixin, BaseGD):
     verbose : int, default=0
         Print one line per epoch.
     n_jobs : int or None, default=None
-        Kernel threads; None or -1 use all of Numba's threads.
+        Most threads the Numba kernels of a fit use. ``None``: the process's thread
+        budget (Numba's pool, limited by ``OMP_NUM_THREADS`` when
+        ``NUMBA_NUM_THREADS`` is not set); ``-1``: all of Numba's pool, ``-2``: all
+        but one, and so on; a positive int: at most that many (up to the pool
+        size). ``0`` is refused.
     callback : callable or None, default=None
         ``callback(estimator, info)`` after each epoch; ``info`` holds ``epoch``,
         ``objective``, ``validation_score``, ``learning_rate``, ``t``, ``seconds`` and the
@@ -121,6 +128,9 @@ class GDRegressor(RegressorMixin, BaseGD):
         "quantile": [Interval(Real, 0, 1, closed="neither")],
     }
     _mode = MODE_SINGLE
+    # R^2 is undefined (NaN) for fewer than two samples: no epoch would ever be best.
+    _min_validation_samples = 2
+    _score_name = "R^2"
 
     def __init__(
         self,
@@ -220,7 +230,8 @@ class GDRegressor(RegressorMixin, BaseGD):
         intercept_init : float or array-like of shape (1,), default=None
             Without it, a fresh intercept starts at the loss's baseline of the targets
             of the first 1,024 rows (at least a batch) of the first epoch (mean,
-            median, quantile or log-mean).
+            median, quantile or log-mean). With ``fit_intercept=False`` it is a fixed
+            offset, not trained (as in scikit-learn's SGD; otherwise the intercept is 0).
         sample_weight : array-like of shape (n_samples,), default=None
         X_val, y_val, sample_weight_val : validation data for early stopping,
             used instead of holding out ``validation_fraction``.

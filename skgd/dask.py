@@ -19,6 +19,7 @@ versions of dask / dask-ml known to work.
 
 import copy
 import numbers
+import warnings
 
 import numpy as np
 from sklearn.base import BaseEstimator, clone, is_classifier
@@ -196,6 +197,13 @@ def _frame_method(df, est, method, columns):
     return pd.DataFrame(out, index=df.index, columns=columns)
 
 
+def _probe(fn, *args):
+    """``fn(*args)`` with its warnings silenced: they belong to the real blocks."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return fn(*args)
+
+
 class DataParallelGD(BaseEstimator):
     """Fit one skgd model over all partitions of a Dask collection in parallel.
 
@@ -205,8 +213,10 @@ class DataParallelGD(BaseEstimator):
     (one ``dask.delayed`` task each, run where the block lives); then one task
     averages the partitions' parameters and optimizer state, weighted by each
     partition's total sample weight (times class weight). This is local SGD (model
-    averaging): with one partition it is exactly ``local_epochs`` calls of
-    ``partial_fit`` per round; with several, each round is one pass over all the data.
+    averaging): with several partitions, each round is one pass over all the data;
+    with one partition and ``shuffle=False`` it is exactly ``local_epochs`` calls of
+    ``partial_fit`` per round (with shuffling, each round shuffles with its own seed,
+    so the rows come in another order than in a stream of ``partial_fit`` calls).
 
     Parameters
     ----------
@@ -411,28 +421,23 @@ class DataParallelGD(BaseEstimator):
             return fn(X)
         _, da = _import_dask()
         dd = _dask_dataframe()
-        classes = getattr(est, "classes_", None)
-        n_out = 1 if classes is None or (method == "decision_function"
-                                         and len(classes) == 2) else len(classes)
-        one_d = method == "predict" or n_out == 1
         if isinstance(X, da.Array):
             X = X.rechunk({1: -1})
-            if one_d:
-                dtype = classes.dtype if method == "predict" and classes is not None \
-                    else np.float64
-                return X.map_blocks(fn, drop_axis=1, dtype=dtype)
-            return X.map_blocks(fn, chunks=(X.chunks[0], (n_out,)), dtype=np.float64)
+            n_features = X.shape[1] if not np.isnan(X.shape[1]) else est.n_features_in_
+            # The estimator itself, on one row of X's dtype, tells the output's dtype
+            # and columns: float32 input keeps float32 margins and regression
+            # predictions, predict_proba is float64, predict has the labels' dtype.
+            meta = _probe(fn, np.zeros((1, n_features), dtype=X.dtype))[:0]
+            if meta.ndim == 1:
+                return X.map_blocks(fn, drop_axis=1, dtype=meta.dtype, meta=meta)
+            return X.map_blocks(fn, chunks=(X.chunks[0], (meta.shape[1],)),
+                                dtype=meta.dtype, meta=meta)
         if dd is not None and isinstance(X, dd.DataFrame):
-            import pandas as pd
-
-            if one_d:
-                dtype = classes.dtype if method == "predict" and classes is not None \
-                    else np.float64
-                meta = pd.Series(np.empty(0, dtype=dtype))
-                columns = None
-            else:
-                columns = list(classes)
-                meta = pd.DataFrame(np.empty((0, n_out)), columns=columns)
+            classes = getattr(est, "classes_", None)
+            columns = None if classes is None else list(classes)
+            # One row of made-up values of the frame's dtypes, as above.
+            meta = _probe(_frame_method, X._meta_nonempty.iloc[:1], est, method,
+                          columns).iloc[:0]
             return X.map_partitions(_frame_method, est, method, columns, meta=meta)
         raise TypeError(f"Unsupported input type {type(X).__name__}.")
 

@@ -38,6 +38,8 @@ hyper-parameter array, and an element rule compiled with ``numba.njit``::
 gradient ``g`` of coordinate ``(k, j)`` (L2 term included), the parameters ``theta``
 and ``state`` arrays, the step size ``lr`` and the optimizer's step count ``t`` (from 1).
 Kernels bound to a user rule are compiled once per process (Numba cannot cache them).
+A fitted state is continued by a changed optimizer only if :meth:`Optimizer.state_layout`
+agrees; by default that is every hyper-parameter.
 """
 
 from numbers import Real
@@ -95,6 +97,19 @@ class Optimizer(BaseEstimator):
         """Fresh optimizer state for parameters of ``shape`` (K, n_features + 1)."""
         return np.zeros((self.n_slots(),) + tuple(shape))
 
+    def state_layout(self):
+        """What the state slots hold, as a hashable value.
+
+        A fitted state carries over (``warm_start``, ``partial_fit``, after
+        ``set_params(optimizer=...)``) only to an optimizer of the same class with
+        the same number of slots and the same layout; otherwise training goes on
+        with fresh state. The default, for user-defined optimizers, is every
+        hyper-parameter, so that any change starts fresh state. Override it to
+        return only the settings that change what the slots mean (as the built-in
+        optimizers do), so that other changes keep the moments.
+        """
+        return tuple(float(v) for v in np.ravel(self.hyperparameters()))
+
     def _check(self):
         """Validate the hyper-parameters; raise ValueError/TypeError with the fix."""
         self._validate_params()
@@ -141,6 +156,9 @@ class SGD(Optimizer):
     def n_slots(self):
         return 1 if self.momentum > 0 else 0
 
+    def state_layout(self):
+        return ()  # the momentum buffer, if any (n_slots tells)
+
     def hyperparameters(self):
         return np.array([self.momentum, self.dampening, float(self.nesterov)])
 
@@ -181,6 +199,9 @@ class Adagrad(Optimizer):
     def n_slots(self):
         return 1
 
+    def state_layout(self):
+        return ()  # the sum of squared gradients
+
     def hyperparameters(self):
         return np.array([self.eps, self.initial_accumulator_value])
 
@@ -218,6 +239,9 @@ class Adadelta(Optimizer):
 
     def n_slots(self):
         return 2
+
+    def state_layout(self):
+        return ()  # the running means of g^2 and of delta^2
 
     def hyperparameters(self):
         return np.array([self.rho, self.eps])
@@ -261,6 +285,11 @@ class RMSprop(Optimizer):
     def n_slots(self):
         return 1 + int(bool(self.centered)) + int(self.momentum > 0)
 
+    def state_layout(self):
+        # Slot 1 is the running mean of g when centered, else the momentum buffer:
+        # both switches define what the slots hold, not just how many there are.
+        return bool(self.centered), self.momentum > 0
+
     def hyperparameters(self):
         return np.array([self.rho, self.eps, float(self.centered), self.momentum])
 
@@ -301,6 +330,9 @@ class Adam(Optimizer):
 
     def n_slots(self):
         return 3 if self.amsgrad else 2
+
+    def state_layout(self):
+        return bool(self.amsgrad)  # slot 2: the running maximum of v
 
     def hyperparameters(self):
         return np.array([self.beta1, self.beta2, self.eps, float(self.amsgrad)])

@@ -332,6 +332,23 @@ def test_rounds_are_weighted_averages_of_local_partial_fits(est, sizes, zero_par
         assert two.t_ == ref.t_
 
 
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_one_partition_is_a_partial_fit_stream_only_without_shuffling(shuffle, reg_data):
+    # docs/scaling.rst: each round shuffles with its own seed, a partial_fit stream
+    # goes on with one, so only shuffle=False gives the stream's coefficients.
+    X, _, y, _ = reg_data
+    X, y = X[:4000], y[:4000]
+    est = GDRegressor(random_state=0, shuffle=shuffle)
+    with dask.config.set(scheduler="sync"):
+        model = DataParallelGD(est, n_rounds=3).fit(da.from_array(X, chunks=(4000, 20)),
+                                                     da.from_array(y, chunks=4000))
+    stream = clone(est)
+    for _ in range(3):
+        stream.partial_fit(X, y)
+    assert model.t_ == stream.t_
+    assert np.array_equal(model.coef_, stream.coef_) == (not shuffle)
+
+
 def test_balanced_class_weight_uses_all_partitions(clf_data):
     X, _, y, _ = clf_data
     order = np.argsort(y, kind="stable")  # partitions with very different class mixes
@@ -363,6 +380,47 @@ def test_predictions_on_dask_collections(kind, clf_data):
                                        getattr(model.estimator_, method)(local))
         assert model.score(Xt, yt) == pytest.approx(model.estimator_.score(local, y_test))
     assert model.classes_.tolist() == [0, 1] and model.coef_.shape == (1, 20)
+
+
+# (estimator, method): the output dtype declared for each dtype of X
+DECLARED_DTYPES = [
+    (GDRegressor(random_state=0), "predict"),
+    (GDRegressor(loss="poisson", random_state=0), "predict"),
+    (GDClassifier(random_state=0), "predict"),
+    (GDClassifier(random_state=0), "decision_function"),
+    (GDClassifier(random_state=0), "predict_proba"),
+    (GDClassifier(loss="hinge", random_state=0), "decision_function"),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("kind", ["array", "dataframe"])
+@pytest.mark.parametrize("est, method", DECLARED_DTYPES,
+                         ids=[f"{type(e).__name__}-{e.loss}-{m}" for e, m in DECLARED_DTYPES])
+def test_lazy_outputs_declare_the_dtype_they_compute(est, method, kind, dtype, clf_data,
+                                                      reg_data):
+    X, X_test, y, _ = clf_data if is_classifier(est) else reg_data
+    if est.loss == "poisson":
+        y = np.round(np.exp(X[:, 0] / 4))
+    X, X_test = X[:2000].astype(dtype), X_test[:500].astype(dtype)
+    Xd, yd = _collections(kind, X, y[:2000], 2)
+    Xt, _ = _collections(kind, X_test, np.zeros(500), 2)
+    with dask.config.set(scheduler="sync"):
+        model = DataParallelGD(est, n_rounds=1).fit(Xd, yd)
+        lazy = getattr(model, method)(Xt)
+        computed = lazy.compute()
+    local = X_test if kind == "array" else pd.DataFrame(X_test, columns=Xd.columns)
+    expected = getattr(model.estimator_, method)(local)
+    if kind == "array":
+        declared, got = [lazy.dtype], [computed.dtype]
+        assert lazy._meta.dtype == lazy.dtype
+        assert lazy.ndim == expected.ndim and lazy.shape[1:] == expected.shape[1:]
+    else:
+        declared = list(np.atleast_1d(lazy.dtypes))
+        got = list(np.atleast_1d(computed.dtypes))
+    assert declared == got == [expected.dtype] * len(got)
+    if method != "predict_proba" and not (is_classifier(est) and method == "predict"):
+        assert expected.dtype == dtype  # float32 input stays float32
 
 
 def test_same_seed_same_model_other_seed_other_model(clf_data):

@@ -322,6 +322,17 @@ BAD_INPUT = [
      _X, _YR - 10, {}, ValueError, "non-negative"),
     ("n_features_changed", GDClassifier(**_CLF), ("fit", "partial_fit"), _X[:, :3], _YC, {},
      ValueError, "features"),
+    ("y_val_without_X_val", GDRegressor(**_REG_SGD), ("fit",), _X, _YR, {"y_val": _YR[:10]},
+     ValueError, "y_val was given without X_val"),
+    ("X_val_without_y_val", GDClassifier(**_CLF), ("fit",), _X, _YC, {"X_val": _X[:10]},
+     ValueError, "X_val was given without y_val"),
+    ("sample_weight_val_alone", GDClassifier(**_CLF), ("fit",), _X, _YC,
+     {"sample_weight_val": np.ones(10)}, ValueError, "sample_weight_val was given without"),
+    ("one_row_X_val", GDRegressor(**_REG_SGD), ("fit",), _X, _YR,
+     {"X_val": _X[:1], "y_val": _YR[:1]}, ValueError, r"R\^2 needs at least 2"),
+    ("zero_weight_X_val", GDClassifier(**_CLF), ("fit",), _X, _YC,
+     {"X_val": _X[:10], "y_val": _YC[:10], "sample_weight_val": np.zeros(10)}, ValueError,
+     "Every validation row has zero weight"),
 ]
 _GOOD_Y = {"poisson_negative_y": _YP}
 
@@ -360,6 +371,37 @@ def test_bad_input_raises_clear_error(case, method):
         with pytest.raises(error, match=match):
             _call(est, method, X, y, kwargs, fitted=False)
     assert not hasattr(est, "coef_") and not hasattr(est, "_state")
+
+
+# (estimator, parameter, bad value, message pattern): refused by the declared
+# constraints before anything is read or changed.
+BAD_PARAMS = [
+    (GDClassifier, "n_jobs", 0, r"'n_jobs'.*\(-inf, -1\].*\[1, inf\) or None. Got 0"),
+    (GDRegressor, "n_jobs", 0, r"'n_jobs'.*\(-inf, -1\].*\[1, inf\) or None. Got 0"),
+    (GDRegressor, "n_jobs", 1.5, r"'n_jobs'.*Got 1.5"),
+]
+
+
+@pytest.mark.parametrize("Est, name, value, match", BAD_PARAMS,
+                         ids=[f"{c[0].__name__}-{c[1]}={c[2]}" for c in BAD_PARAMS])
+def test_invalid_parameter_is_refused(Est, name, value, match):
+    X, y = (_X, _YC) if Est is GDClassifier else (_X, _YR)
+    # A first partial_fit validates the parameters (later calls skip it, as in
+    # scikit-learn) and leaves the estimator unfitted.
+    est = Est(max_iter=2, tol=None, random_state=0, **{name: value})
+    kwargs = {"classes": [0, 1]} if Est is GDClassifier else {}
+    with pytest.raises(ValueError, match=match):
+        est.partial_fit(X, y, **kwargs)
+    assert not hasattr(est, "_state")
+    # A refit of a fitted estimator leaves it as it was.
+    est = Est(max_iter=2, tol=None, random_state=0).fit(X, y)
+    before = _snapshot(est)
+    good = est.get_params()[name]
+    est.set_params(**{name: value})
+    with pytest.raises(ValueError, match=match):
+        est.fit(X, y)
+    est.set_params(**{name: good})
+    _assert_same(before, _snapshot(est))
 
 
 def test_first_partial_fit_needs_classes():
@@ -579,6 +621,61 @@ def test_convergence_warning_only_with_tol(Est, data):
         Est(max_iter=2, tol=None, random_state=0).fit(X, y)
         Est(max_iter=2, tol=1e-8, random_state=0).partial_fit(
             X, y, **({"classes": [0, 1]} if Est is GDClassifier else {}))
+
+
+# ---------------------------------------------------------------- fixed intercept
+# (id, estimator parameters, number of classes (None: regression), intercept_init)
+FIXED_INTERCEPTS = [
+    ("regressor", {}, None, 5.0),
+    ("binary", {}, 2, [1.5]),
+    ("ovr", {"multi_class": "ovr"}, 3, [1.0, 2.0, 3.0]),
+    ("multinomial", {"multi_class": "multinomial"}, 3, [0.5, -1.0, 0.25]),
+]
+
+
+@pytest.mark.parametrize("params, n_classes, init", [c[1:] for c in FIXED_INTERCEPTS],
+                         ids=[c[0] for c in FIXED_INTERCEPTS])
+def test_intercept_init_is_a_fixed_offset_without_fit_intercept(params, n_classes, init):
+    from sklearn.linear_model import SGDClassifier, SGDRegressor
+
+    if n_classes is None:
+        X, y = _reg_data()
+        Est, Sk, margin = GDRegressor, SGDRegressor, "predict"
+    else:
+        X, y = _clf_data(n_classes=n_classes)
+        Est, Sk, margin = GDClassifier, SGDClassifier, "decision_function"
+    kw = {"fit_intercept": False, "max_iter": 5, "tol": None, "random_state": 0}
+    sk = Sk(**kw).fit(X, y, intercept_init=init)
+    est = Est(**kw, **params).fit(X, y, intercept_init=init)
+    expected = np.atleast_1d(np.asarray(init, dtype=np.float64))
+    # scikit-learn keeps intercept_init as the intercept, and so does skgd ...
+    assert_array_equal(sk.intercept_, expected)
+    assert_array_equal(est.intercept_, expected)
+    # ... and predicts with it.
+    raw = X @ np.atleast_2d(est.coef_).T + expected
+    assert_allclose(getattr(est, margin)(X), raw.ravel() if raw.shape[1] == 1 else raw)
+    # The offset stays through partial_fit and warm_start, as in scikit-learn.
+    sk.partial_fit(X, y)
+    est.partial_fit(X, y)
+    assert_array_equal(sk.intercept_, expected)
+    assert_array_equal(est.intercept_, expected)
+    est.set_params(warm_start=True).fit(X, y)
+    assert_array_equal(est.intercept_, expected)
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "sgd"])  # sparse sgd: the lazy kernel
+@pytest.mark.parametrize("fmt", ["dense", "csr"])
+def test_fixed_intercept_is_part_of_the_training_margin(fmt, optimizer):
+    # Training on y with the offset c fixed is training on y - c without one.
+    X, y = _reg_data()
+    if fmt == "csr":
+        X = sp.csr_matrix(X * (np.random.RandomState(0).rand(*X.shape) < 0.5))
+    kw = {"fit_intercept": False, "max_iter": 5, "tol": None, "random_state": 0,
+          "optimizer": optimizer, "eta0": 0.01}
+    offset = GDRegressor(**kw).fit(X, y, intercept_init=2.0)
+    shifted = GDRegressor(**kw).fit(X, y - 2.0)
+    assert_allclose(offset.coef_, shifted.coef_, rtol=1e-10)
+    assert not np.allclose(offset.coef_, GDRegressor(**kw).fit(X, y).coef_, rtol=1e-3)
 
 
 # ---------------------------------------------------------------- shapes and labels

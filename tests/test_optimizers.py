@@ -552,6 +552,23 @@ def test_user_defined_optimizer():
     assert est.score(X, y) > 0.85
 
 
+def test_user_optimizer_state_carries_over_only_with_the_same_hyperparameters():
+    # What a user rule keeps in its slots may depend on any hyper-parameter: by default
+    # a fitted state is continued only by an equal optimizer (state_layout() can say
+    # which settings matter).
+    from skgd._base import _optimizer_key
+
+    assert _optimizer_key(AdaMax(beta1=0.8)) == _optimizer_key(AdaMax(beta1=0.8))
+    assert _optimizer_key(AdaMax(beta1=0.8)) != _optimizer_key(AdaMax())
+
+    class LooseAdaMax(AdaMax):
+        def state_layout(self):
+            return ()
+
+    assert _optimizer_key(LooseAdaMax(beta1=0.8)) == _optimizer_key(LooseAdaMax())
+    assert _optimizer_key(LooseAdaMax()) != _optimizer_key(AdaMax())
+
+
 def test_user_optimizer_without_update_raises():
     class Broken(Optimizer):
         def n_slots(self):

@@ -229,6 +229,31 @@ def test_schedule_params_get_set_clone():
     assert clone(InvScaling(power_t=0.3)).get_params() == {"power_t": 0.3}
 
 
+@pytest.mark.parametrize("params, match", [
+    ({"learning_rate__gamma": 0.5},
+     r"learning_rate='exponential' is a schedule name.*Exponential\(gamma=\.\.\.\)"),
+    ({"learning_rate": "cosine", "learning_rate__period": 10},
+     r"learning_rate='cosine'.*skgd\.schedules\.Cosine\(period=\.\.\.\)"),
+    ({"learning_rate__period": 10}, r"Exponential, has the parameters \['gamma'\]"),
+    ({"learning_rate": "constant", "learning_rate__gamma": 0.5},
+     r"Constant, has no parameters"),
+    ({"loss__delta": 1.0}, r"loss='squared_error' is not an object with parameters"),
+], ids=["param-of-the-name", "name-set-in-the-same-call", "param-of-another-schedule",
+        "schedule-without-params", "loss-name"])
+def test_nested_params_of_a_named_schedule_raise(params, match):
+    # A name has no parameters: a clear ValueError (scikit-learn's set_params would
+    # fail with AttributeError: 'str' object has no attribute 'set_params'), and the
+    # failed call changes nothing.
+    est = GDRegressor(learning_rate="exponential")
+    before = est.get_params()
+    with pytest.raises(ValueError, match=match):
+        est.set_params(**params)
+    assert est.get_params() == before
+    # A schedule object given in the same call takes the nested parameter.
+    est.set_params(learning_rate=Exponential(), learning_rate__gamma=0.5)
+    assert est.learning_rate.gamma == 0.5
+
+
 def test_schedule_objects_as_grid_axis():
     grid = {"learning_rate": [Cosine(period=20), WarmUp(steps=5), "invscaling"]}
     search = GridSearchCV(GDRegressor(max_iter=5, tol=None, random_state=0), grid, cv=2)

@@ -6,6 +6,7 @@ import warnings
 
 import numpy as np
 import pytest
+from sklearn.base import clone
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_digits
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import SGDClassifier
@@ -15,7 +16,15 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from skgd import DivergenceError, GDClassifier, GDRegressor
-from skgd.optimizers import OPTIMIZERS
+from skgd.optimizers import (
+    OPTIMIZERS,
+    SGD,
+    Adadelta,
+    Adagrad,
+    Adam,
+    AdamW,
+    RMSprop,
+)
 
 
 @pytest.fixture(scope="module")
@@ -220,6 +229,60 @@ def test_validation_set_errors(digits):
         GDClassifier().fit(X[y < 5], y[y < 5], X_val=X[:50], y_val=y[:50])
 
 
+def _held_out(y, fraction, seed, stratify):
+    """The rows early stopping holds out (as _validation_split draws them)."""
+    _, val = train_test_split(np.arange(y.shape[0]), test_size=fraction,
+                              random_state=np.random.RandomState(seed),
+                              stratify=y if stratify else None)
+    return val
+
+
+# (id, estimator, rows, weights: None | "zero_val" | "zero_train", message pattern)
+UNSCORABLE_SPLITS = [
+    ("one_row_r2", GDRegressor(validation_fraction=0.01), 100, None,
+     r"held out 1 of 100 samples.*R\^2 needs at least 2.*validation_fraction >= 0.02"),
+    ("zero_weight_val_clf", GDClassifier(), 400, "zero_val",
+     r"held out 40 of 400.*weights are all zero.*accuracy is undefined.*validation_fraction"),
+    ("zero_weight_val_reg", GDRegressor(), 200, "zero_val",
+     r"weights are all zero.*R\^2 is undefined"),
+    ("zero_weight_train", GDRegressor(), 200, "zero_train",
+     r"left for training all have zero sample weight"),
+]
+
+
+@pytest.mark.parametrize("name, est, n, weights, match", UNSCORABLE_SPLITS,
+                         ids=[c[0] for c in UNSCORABLE_SPLITS])
+def test_early_stopping_refuses_an_unscorable_split(digits, diabetes, name, est, n, weights,
+                                                    match):
+    X, y = digits if isinstance(est, GDClassifier) else diabetes
+    X, y = X[:n], y[:n]
+    sw = None
+    if weights is not None:
+        val = _held_out(y, est.validation_fraction, 0, isinstance(est, GDClassifier))
+        sw = np.ones(n)
+        if weights == "zero_val":
+            sw[val] = 0.0
+        else:
+            sw[:] = 0.0
+            sw[val] = 1.0
+    epochs = []
+    est = clone(est).set_params(early_stopping=True, random_state=0, max_iter=5,
+                                callback=lambda e, info: epochs.append(info["epoch"]))
+    with pytest.raises(ValueError, match=match):
+        est.fit(X, y, sample_weight=sw)
+    assert epochs == []  # refused before training
+    assert not hasattr(est, "coef_")
+
+
+def test_two_row_validation_split_scores_r2(diabetes):
+    X, y = diabetes
+    est = GDRegressor(early_stopping=True, validation_fraction=0.02, random_state=0,
+                      max_iter=20, tol=None).fit(X[:100], y[:100])
+    assert len(est.validation_scores_) == est.n_iter_
+    assert np.all(np.isfinite(est.validation_scores_))
+    assert est.validation_scores_[est.best_iter_ - 1] == est.best_score_
+
+
 # ---------------------------------------------------------------- averaging
 @pytest.mark.parametrize("optimizer", sorted(OPTIMIZERS))
 def test_average_is_mean_of_iterates(diabetes, optimizer):
@@ -263,6 +326,52 @@ def test_warm_start_with_changed_optimizer_resets_moments(digits):
     assert est._state.opt_state.shape[0] == 1
 
 
+# (before, after, whether the optimizer state carries over)
+OPTIMIZER_SWITCHES = [
+    (RMSprop(centered=True), RMSprop(momentum=0.9), False),  # slot 1: mean of g -> buffer
+    (RMSprop(momentum=0.9), RMSprop(centered=True), False),
+    (RMSprop(centered=True, momentum=0.5), RMSprop(centered=True, momentum=0.9), True),
+    (RMSprop(rho=0.9), RMSprop(rho=0.99, eps=1e-6), True),
+    (Adam(), Adam(beta1=0.8, beta2=0.99), True),
+    (Adam(), Adam(amsgrad=True), False),
+    (Adam(), AdamW(), False),
+    (SGD(momentum=0.9), SGD(momentum=0.5, nesterov=True), True),
+    ("sgd", "momentum", False),
+    (Adagrad(), Adagrad(eps=1e-8), True),
+    ("adadelta", Adadelta(rho=0.95), True),
+]
+
+
+@pytest.mark.parametrize("how", ["warm_start", "partial_fit"])
+@pytest.mark.parametrize("before, after, kept", OPTIMIZER_SWITCHES,
+                         ids=[f"{b}->{a}" for b, a, _ in OPTIMIZER_SWITCHES])
+def test_optimizer_state_carries_over_only_with_the_same_layout(diabetes, before, after,
+                                                                kept, how):
+    X, y = diabetes
+    X, y = X[:128], y[:128] / 100
+    kw = dict(eta0=0.01, batch_size=32, tol=None, random_state=0)
+    est = GDRegressor(optimizer=before, max_iter=2, **kw).fit(X, y)
+    opt_t, coef, intercept = est._state.opt_t, est.coef_, est.intercept_
+    est.set_params(optimizer=after, max_iter=1, warm_start=how == "warm_start")
+    if how == "warm_start":
+        est.fit(X, y)
+    else:
+        est.partial_fit(X, y)
+    # One epoch of 4 updates: the optimizer's own step count tells whether it went on
+    # from the fitted state or started afresh (the schedule's counter always goes on).
+    assert est.t_ == 12
+    assert est._state.opt_t == (opt_t + 4 if kept else 4)
+    # Fresh state trains exactly as a new fit started from the same coefficients (the
+    # same shuffle, a constant rate); carried-over moments make a difference.
+    fresh = GDRegressor(optimizer=after, max_iter=1, **kw).fit(
+        X, y, coef_init=coef, intercept_init=intercept)
+    if kept:
+        assert not np.allclose(est.coef_, fresh.coef_, rtol=1e-6)
+    else:
+        np.testing.assert_allclose(est.coef_, fresh.coef_, rtol=1e-12)
+        np.testing.assert_allclose(est.intercept_, fresh.intercept_, rtol=1e-12)
+
+
 # ---------------------------------------------------------------- stopping & reporting
 def test_tol_stops_on_regularized_objective(diabetes):
     X, y = diabetes
@@ -281,6 +390,48 @@ def test_convergence_warning_only_with_tol(digits):
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)
         GDClassifier(max_iter=2, tol=None).fit(X, y)
+
+
+# (id, estimator, data, epochs of a diverging fit (None: the fit converges))
+GROWTH_CASES = [
+    # The audit's case: 1e42 -> 1e260, then the tol rule stops it after 6 epochs.
+    ("sgd_optimal", GDRegressor(optimizer="sgd", learning_rate="optimal"), "diabetes", 6),
+    # The adaptive schedule divides the rate, the objective falls a little, still 1e105x.
+    ("nesterov_adaptive", GDRegressor(optimizer="nesterov", eta0=1.0), "diabetes", 51),
+    # Reaching max_iter: one warning, about the growth (not also about max_iter).
+    ("sgd_max_iter", GDRegressor(optimizer="sgd", learning_rate="constant", eta0=1.0,
+                                 max_iter=4), "diabetes", 4),
+    ("defaults_regressor", GDRegressor(), "diabetes", None),
+    ("defaults_digits", GDClassifier(), "digits", None),
+    ("defaults_cancer", GDClassifier(), "cancer", None),
+    ("rmsprop_big_step", GDRegressor(optimizer="rmsprop", learning_rate="constant",
+                                     eta0=1.0), "diabetes", None),
+]
+
+
+@pytest.mark.parametrize("name, est, data, epochs", GROWTH_CASES,
+                         ids=[c[0] for c in GROWTH_CASES])
+def test_finite_but_growing_objective_warns(digits, diabetes, name, est, data, epochs):
+    if data == "cancer":
+        X, y = load_breast_cancer(return_X_y=True)
+        X = StandardScaler().fit_transform(X)
+    else:
+        X, y = digits if data == "digits" else diabetes
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        est = clone(est).set_params(random_state=0).fit(X, y)
+    grew = [str(w.message) for w in caught if "objective grew" in str(w.message)]
+    if epochs is None:
+        assert grew == []
+        return
+    assert est.n_iter_ == epochs and np.all(np.isfinite(est.loss_curve_))
+    assert [w.category for w in caught] == [ConvergenceWarning]
+    first, last = est.loss_curve_[0], est.loss_curve_[-1]
+    assert grew == [
+        f"The objective grew from {first:.3g} (epoch 1) to {last:.3g} (epoch {epochs}): "
+        "training diverged, although the values stayed finite. Try a smaller eta0, "
+        "scaling the features (e.g. StandardScaler), or an adaptive optimizer such as "
+        "'adam'."]
 
 
 def test_callback_can_stop_and_sees_figures(digits):
