@@ -50,13 +50,6 @@ SHUFFLE_MIN_RUNS = 64
 SHUFFLE_SPREAD = 16
 SHUFFLE_MIN_RUN_ROWS = 4
 SHUFFLE_ROWS_IN_CACHE_BYTES = 8 << 20
-# A fresh intercept starts at the loss's baseline (mean, median, log-odds...) of the
-# first rows of the first epoch, at least a batch and at least this many. One batch
-# of 32 was too few: its median could miss the targets' by a fifth of their spread,
-# and losses with bounded gradients (huber, epsilon-insensitive, quantile) then spent
-# the whole fit carrying the intercept back (huber + plain SGD on diabetes: R^2 0.02
-# or 0.34 depending on the seed).
-BASELINE_MIN_ROWS = 1024
 # Inputs with at least this many stored values are checked for NaN/inf in parallel.
 FINITE_PAR_MIN = 1 << 20
 # A fit whose last epoch's objective is this many times its first epoch's diverged,
@@ -693,14 +686,14 @@ class BaseGD(BaseEstimator):
         """A fresh state and the first epoch's row order, drawn from ``rng`` here.
 
         Without intercept_init the intercept starts at the loss's baseline of the first
-        rows of that order (see BASELINE_MIN_ROWS), so that ``fit`` and ``partial_fit``
-        on the same data start from the same point. The order is handed to ``_train`` (``first_order``): drawing it twice
+        batch of that order, so that fit and a chunked partial_fit start from the same
+        point. The order is handed to ``_train`` (``first_order``): drawing it twice
         needed a copy of the random stream, which cost more than a small epoch.
         """
         order = np.empty(data.rows.shape[0], dtype=np.int64)
         batch_size = self._batch_size(data.rows.shape[0])
         self._epoch_order(data, rng, self._shuffle_layout(data, batch_size), order)
-        first = order[:max(batch_size, BASELINE_MIN_ROWS)]
+        first = order[:batch_size]
         state = self._fresh_state(n_out, data.X.shape[1], self._components[0], coef_init,
                                   intercept_init,
                                   lambda: self._baseline(data.y[first], data.sw[first]))

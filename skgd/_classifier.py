@@ -271,9 +271,9 @@ n_features_in_, feature_names_in_ :
             ``(1, n_features)`` or ``(n_features,)`` for binary problems.
         intercept_init : array-like of shape (n_classes,) or (1,), default=None
             Without it, a fresh ``log_loss`` intercept starts at the log-odds (or
-            centered log-frequencies) of the labels of the first 1,024 rows (at least
-            a batch) of the first epoch. With ``fit_intercept=False`` it is a fixed
-            offset, not trained (as in scikit-learn's SGD; otherwise the intercept is 0).
+            centered log-frequencies) of the first batch's labels. With
+            ``fit_intercept=False`` it is a fixed offset, not trained (as in
+            scikit-learn's SGD; otherwise the intercept is 0).
         sample_weight : array-like of shape (n_samples,), default=None
         X_val, y_val, sample_weight_val : validation data for early stopping,
             used instead of holding out ``validation_fraction``.

@@ -228,10 +228,10 @@ class GDRegressor(RegressorMixin, BaseGD):
         y : array-like of shape (n_samples,)
         coef_init : array-like of shape (n_features,), default=None
         intercept_init : float or array-like of shape (1,), default=None
-            Without it, a fresh intercept starts at the loss's baseline of the targets
-            of the first 1,024 rows (at least a batch) of the first epoch (mean,
-            median, quantile or log-mean). With ``fit_intercept=False`` it is a fixed
-            offset, not trained (as in scikit-learn's SGD; otherwise the intercept is 0).
+            Without it, a fresh intercept starts at the loss's baseline of the first
+            batch's targets (mean, median, quantile or log-mean). With
+            ``fit_intercept=False`` it is a fixed offset, not trained (as in
+            scikit-learn's SGD; otherwise the intercept is 0).
         sample_weight : array-like of shape (n_samples,), default=None
         X_val, y_val, sample_weight_val : validation data for early stopping,
             used instead of holding out ``validation_fraction``.

@@ -39,7 +39,7 @@ class LossSpec:
     is_classification = False
     has_proba = False
     #: How a fresh model's intercept starts: "zero", "mean", "median", "quantile",
-    #: "log_mean" or "log_odds" of the targets (of the first rows of a fit).
+    #: "log_mean" or "log_odds" of the (first batch's) targets.
     baseline = "zero"
 
     def __init__(self, name, code, param=0.0):

@@ -227,8 +227,9 @@ def clf3_data():
 
 # Same estimator in memory and data-parallel. The classifiers average their iterates
 # (ASGD): a constant-step iterate wanders by about +-0.5% of test accuracy from epoch to
-# epoch, which would swamp the comparison. The in-memory regressor stops after ~60
-# epochs; 32 rounds of data-parallel training reach the same R^2.
+# epoch, which would swamp the comparison. The in-memory regressor stops after 28
+# epochs (its plateau schedule divides the rate; rounds never do); 32 rounds of
+# data-parallel training reach the same R^2.
 @pytest.mark.parametrize("kind, data, est, n_rounds", [
     ("array", "clf_data", GDClassifier(average=True, random_state=0), 8),
     ("dataframe", "clf3_data", GDClassifier(average=True, random_state=0), 8),
@@ -244,7 +245,10 @@ def test_data_parallel_matches_in_memory_fit(client, kind, data, est, n_rounds, 
     model = DataParallelGD(est, n_rounds=n_rounds).fit(Xd, yd)
     mem_score = metric(y_test, in_memory.predict(X_test))
     dp_score = metric(y_test, model.predict(X_test))
-    assert abs(dp_score - mem_score) <= 0.005 * abs(mem_score), (dp_score, mem_score)
+    # 1%: the averaged in-memory fit alone spans ~0.5% of accuracy over random_state
+    # (0.7300-0.7333 on clf_data), and the two fits shuffle differently; over seeds 0-5
+    # the two differed by 0-0.55%.
+    assert abs(dp_score - mem_score) <= 0.01 * abs(mem_score), (dp_score, mem_score)
     assert model.n_partitions_ == 4 and model.n_iter_ == n_rounds
     assert len(model.loss_curve_) == n_rounds
 

@@ -397,7 +397,11 @@ GROWTH_CASES = [
     # The audit's case: 1e42 -> 1e260, then the tol rule stops it after 6 epochs.
     ("sgd_optimal", GDRegressor(optimizer="sgd", learning_rate="optimal"), "diabetes", 6),
     # The adaptive schedule divides the rate, the objective falls a little, still 1e105x.
-    ("nesterov_adaptive", GDRegressor(optimizer="nesterov", eta0=1.0), "diabetes", 51),
+    ("nesterov_adaptive", GDRegressor(optimizer="nesterov", learning_rate="adaptive",
+                                      eta0=1.0), "diabetes", 51),
+    # The plateau schedule divides the rate after every failing epoch: stopped at 6.
+    ("nesterov_plateau", GDRegressor(optimizer="nesterov", learning_rate="plateau",
+                                     eta0=1.0), "diabetes", 6),
     # Reaching max_iter: one warning, about the growth (not also about max_iter).
     ("sgd_max_iter", GDRegressor(optimizer="sgd", learning_rate="constant", eta0=1.0,
                                  max_iter=4), "diabetes", 4),
