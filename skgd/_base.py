@@ -595,22 +595,15 @@ class BaseGD(BaseEstimator):
                     if self.callback(self, info):
                         stopped = True
                         break
-                cut = False
-                if self.tol is None:
-                    pass
-                elif schedule.adaptive and schedule.patience is not None:  # Plateau
-                    if no_improve >= self.n_iter_no_change:
+                if self.tol is not None:
+                    stop, eta, no_improve = schedule.after_epoch(
+                        no_improve, self.n_iter_no_change, state.eta)
+                    if stop:
                         converged = True
                         break
-                    cut = no_improve > 0 and no_improve % schedule.patience == 0
-                elif no_improve >= self.n_iter_no_change:
-                    if not (schedule.adaptive and state.eta > 1e-6):
-                        converged = True
-                        break
-                    cut, no_improve = True, 0
-                if cut:
-                    state.eta /= schedule.factor
-                    spec = spec._replace(sched_params=np.array([state.eta]))
+                    if eta != state.eta:  # only adaptive schedules change it
+                        state.eta = eta
+                        spec = spec._replace(sched_params=np.array([eta]))
         if best_state is not None and best_state.t != state.t:
             # Restore the best model seen, with the optimizer state it had then.
             state = best_state

@@ -44,6 +44,14 @@ class Schedule(BaseEstimator):
     def kernel_args(self, est, eta):
         raise NotImplementedError
 
+    def after_epoch(self, no_improve, n_iter_no_change, eta):
+        """The stopping rule, run after each epoch of a fit with ``tol`` set.
+
+        ``no_improve`` counts the epochs in a row that failed to improve by ``tol``;
+        returns ``(stop, eta, no_improve)``, the base rate and count to go on with.
+        """
+        return no_improve >= n_iter_no_change, eta, no_improve
+
 
 class Constant(Schedule):
     """``lr = eta0``."""
@@ -58,10 +66,13 @@ class Adaptive(Constant):
     validation score) by ``tol``; training stops when such a plateau ends below 1e-6."""
 
     adaptive = True
-    #: Divisor of the step size at each cut.
-    factor = 5.0
-    #: Epochs without improvement before a cut; None: scikit-learn's rule above.
-    patience = None
+
+    def after_epoch(self, no_improve, n_iter_no_change, eta):
+        if no_improve < n_iter_no_change:
+            return False, eta, no_improve
+        if eta > 1e-6:
+            return False, eta / 5.0, 0
+        return True, eta, no_improve
 
 
 class Plateau(Adaptive):
@@ -97,6 +108,13 @@ class Plateau(Adaptive):
     def __init__(self, factor=5.0, patience=1):
         self.factor = factor
         self.patience = patience
+
+    def after_epoch(self, no_improve, n_iter_no_change, eta):
+        if no_improve >= n_iter_no_change:
+            return True, eta, no_improve
+        if no_improve > 0 and no_improve % self.patience == 0:
+            return False, eta / self.factor, no_improve
+        return False, eta, no_improve
 
 
 class InvScaling(Schedule):
