@@ -287,27 +287,39 @@ def _expected_adaptive_etas(objectives, eta0, tol, n_iter_no_change):
     return etas
 
 
-def test_adaptive_divides_by_five_on_plateau():
-    # tol so large that only the first epoch counts as an improvement: the rate is
-    # divided after every n_iter_no_change further epochs until it falls below 1e-6.
-    eta0, n_no = 0.01, 2
+def _adaptive_rates(eta0, n_no):
+    # epochs 1..n_no+1 at eta0 (1 improving + n_no failing), then n_no epochs per
+    # division, until the rate is below 1e-6.
+    expected, eta = [eta0] * (n_no + 1), eta0
+    while eta > 1e-6:
+        eta /= 5
+        expected += [eta] * n_no
+    return expected
+
+
+def _plateau_rates(eta0, n_no):
+    # Epoch 1 improves; epoch e >= 2 fails and divides the rate of epoch e + 1; the fit
+    # stops after n_no failing epochs.
+    return [eta0] + [eta0 / 5.0**k for k in range(n_no)]
+
+
+@pytest.mark.parametrize("learning_rate, n_no, rates", [
+    ("adaptive", 2, _adaptive_rates), ("plateau", 4, _plateau_rates)])
+def test_rate_divisions_on_a_plateau(learning_rate, n_no, rates):
+    # tol so large that only the first epoch counts as an improvement; the fit stops by
+    # itself, and the updates used the divided rates (reference SGD, same schedule).
+    eta0 = 0.01
     rec = _Recorder()
-    est = GDRegressor(optimizer="sgd", learning_rate="adaptive", eta0=eta0, tol=1e9,
+    est = GDRegressor(optimizer="sgd", learning_rate=learning_rate, eta0=eta0, tol=1e9,
                       penalty=None, batch_size=32, n_iter_no_change=n_no, max_iter=100,
                       shuffle=False, callback=rec)
     with warnings.catch_warnings():
-        warnings.simplefilter("error", ConvergenceWarning)  # it stops by itself
+        warnings.simplefilter("error", ConvergenceWarning)
         est.fit(X, Y, coef_init=np.zeros(X.shape[1]), intercept_init=0.0)
     reported = [info["learning_rate"] for info in rec.infos]
-    # epochs 1-3 at eta0 (1 improving + 2 failing), then 2 epochs per division.
-    expected = [eta0] * 3
-    eta = eta0
-    while eta > 1e-6:
-        eta /= 5
-        expected += [eta] * 2
+    expected = rates(eta0, n_no)
     np.testing.assert_allclose(reported, expected, rtol=1e-12)
     assert est.n_iter_ == len(expected) < 100
-    # The divided rates are the ones the updates used.
     factors = [e / eta0 for e in expected]
     coef, intercept, _ = R.train(X, Y, R.SGDRef(), lr=lambda t: eta0, batch_size=32,
                                  n_epochs=len(expected), epoch_lr=lambda ep: factors[ep - 1])
@@ -386,28 +398,6 @@ def test_plateau_follows_objective(learning_rate, factor, patience, optimizer):
     assert len(expected) == len(reported) == est.n_iter_  # stopped where the rule says
     np.testing.assert_allclose(reported, expected, rtol=1e-12)
     assert min(reported) < 0.05  # it did divide
-
-
-def test_plateau_divides_after_each_failing_epoch():
-    # tol so large that only the first epoch improves: every later epoch divides by 5,
-    # and the fit stops after n_iter_no_change of them; the updates used those rates.
-    eta0, n_no = 0.01, 4
-    rec = _Recorder()
-    est = GDRegressor(optimizer="sgd", learning_rate="plateau", eta0=eta0, tol=1e9,
-                      penalty=None, batch_size=32, n_iter_no_change=n_no, max_iter=100,
-                      shuffle=False, callback=rec)
-    est.fit(X, Y, coef_init=np.zeros(X.shape[1]), intercept_init=0.0)
-    reported = [info["learning_rate"] for info in rec.infos]
-    # Epoch 1 improves; epoch e >= 2 fails and divides the rate of epoch e + 1.
-    expected = [eta0] + [eta0 / 5.0**k for k in range(n_no)]
-    np.testing.assert_allclose(reported, expected, rtol=1e-12)
-    assert est.n_iter_ == n_no + 1
-    factors = [e / eta0 for e in expected]
-    coef, intercept, _ = R.train(X, Y, R.SGDRef(), lr=lambda t: eta0, batch_size=32,
-                                 n_epochs=len(expected), epoch_lr=lambda ep: factors[ep - 1])
-    scale = np.abs(coef).max()
-    np.testing.assert_allclose(est.coef_, coef[0], rtol=1e-9, atol=1e-9 * scale)
-    np.testing.assert_allclose(est.intercept_, intercept, rtol=1e-9)
 
 
 def test_plateau_on_validation_score():
