@@ -1,8 +1,8 @@
 """Step-size schedules: functions of the update counter ``t`` (starting at 1).
 
 The estimator's ``learning_rate`` is a name (scikit-learn's ``"constant"``,
-``"invscaling"``, ``"optimal"``, ``"adaptive"``, and ``"plateau"``, ``"exponential"``,
-``"cosine"``, ``"warmup"``) or one of the objects below. Every
+``"invscaling"``, ``"optimal"`` and ``"adaptive"``, or skgd's ``"plateau"``,
+``"exponential"``, ``"cosine"`` and ``"warmup"``) or one of the objects below. Every
 schedule takes its base value from the estimator's ``eta0``; ``t`` counts parameter
 updates (mini-batches) and keeps counting across epochs, ``partial_fit`` calls and
 ``warm_start`` fits, so a schedule resumes where it stopped.
