@@ -603,7 +603,8 @@ class BaseGD(BaseEstimator):
                         break
                     if eta != state.eta:  # only adaptive schedules change it
                         state.eta = eta
-                        spec = spec._replace(sched_params=np.array([eta]))
+                        sched_params = schedule.kernel_args(self, eta)[1]
+                        spec = spec._replace(sched_params=sched_params.astype(np.float64))
         if best_state is not None and best_state.t != state.t:
             # Restore the best model seen, with the optimizer state it had then.
             state = best_state
