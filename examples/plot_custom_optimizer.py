@@ -12,7 +12,7 @@ compares it with the built-in ``"sgd"`` and ``"adam"``.
 
 The user guide (``docs/optimizers.rst``) shows this code; running it here keeps the
 documentation honest. Kernels bound to a user rule are compiled once per process
-(Numba cannot cache them on disk), so the first fit takes a few seconds longer.
+(Numba cannot cache them on disk), so the first fit takes about 4 s longer.
 """
 
 import os

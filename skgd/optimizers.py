@@ -37,7 +37,8 @@ hyper-parameter array, and an element rule compiled with ``numba.njit``::
 ``GDClassifier(optimizer=SignSGD())`` then trains with it. The rule receives the
 gradient ``g`` of coordinate ``(k, j)`` (L2 term included), the parameters ``theta``
 and ``state`` arrays, the step size ``lr`` and the optimizer's step count ``t`` (from 1).
-Kernels bound to a user rule are compiled once per process (Numba cannot cache them).
+Kernels bound to a user rule are compiled once per process (Numba cannot cache them;
+about 4 s: the row sweeps they share with the built-in rules come from the cache).
 A fitted state is continued by a changed optimizer only if :meth:`Optimizer.state_layout`
 agrees; by default that is every hyper-parameter.
 """

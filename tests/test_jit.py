@@ -37,17 +37,26 @@ def _run(code, env):
 
 
 @pytest.mark.slow
-def test_second_process_loads_kernels_from_cache(tmp_path):
-    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
-    cold = _run(FIT, env)
+def test_second_process_loads_kernels_from_cache():
+    """Two processes on the installation's own cache (where a user's kernels go): the
+    second compiles nothing and loads every kernel.
+
+    The first one compiles what is missing (a fresh installation, or this test run
+    alone) or loads what this test session has already compiled and written: either
+    way the second process finds it all on disk. A cache of its own would compile
+    every kernel once more (~2 minutes of this suite); bench_jit's cold benchmark times
+    that compilation.
+    """
+    env = dict(os.environ)
+    first = _run(FIT, env)
+    second = _run(FIT, env)
     for kernel in ("dense", "lazy", "scaled", "finite"):
-        assert cold[kernel]["misses"] >= 1  # compiled here
-    warm = _run(FIT, env)
-    for kernel in ("dense", "lazy", "scaled", "finite"):
-        assert warm[kernel]["misses"] == 0, warm
-        assert warm[kernel]["hits"] >= 1, warm
+        assert first[kernel]["hits"] + first[kernel]["misses"] >= 1, first  # it ran
+        assert second[kernel]["misses"] == 0, second
+        assert second[kernel]["hits"] >= 1, second
     # Not a timed assertion: the figure is shown with -rP for the performance notes.
-    print(f"first fit, cold cache: {cold['seconds']:.2f} s; warm cache: {warm['seconds']:.2f} s")
+    print(f"first fit, first process: {first['seconds']:.2f} s; "
+          f"second process: {second['seconds']:.2f} s")
 
 
 def test_import_is_lazy():

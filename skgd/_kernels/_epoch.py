@@ -228,8 +228,9 @@ def _dense_chunk(X, y, sw, order, lo, hi, theta, g, st, pbuf, dbuf, spec):
     25.7 -> 11.6 ns per row at d = 2), so that row loop is compiled twice, with
     ``skip_flat`` a constant that LLVM folds away. Several outputs keep the test for
     every loss: one-vs-rest hinge skips most classes' sweeps with it (10 classes: 4.7
-    ms per epoch against 6.6 without), and a second copy of that larger loop made a
-    kernel specialized to a user optimizer take 111 s to compile instead of 43 s.
+    ms per epoch against 6.6 without), and a second copy of that larger loop doubled
+    the time to compile every kernel holding it (measured when kernels bound to a user
+    optimizer still recompiled it: 111 s instead of 43 s).
     """
     K, D1 = theta.shape
     if spec.mode == MODE_SINGLE:
@@ -397,7 +398,11 @@ def _update(theta, state, avg, G, C, inv_w, spec, cst, t, opt_t):
 
 
 @njit(parallel=True, fastmath=_FM, cache=True)
-def _dense_batch(X, y, sw, order, start, stop, theta, state, avg, work, spec, t, opt_t):
+def _dense_sweep(X, y, sw, order, start, stop, theta, work, spec):
+    """Sweep 1 of a dense batch: the chunks' gradient sums; returns (loss, weight, chunks).
+
+    Apart from the update, so that a kernel specialized to a user optimizer reuses this,
+    the bulk of the compiled code, from the cache (see ``specialize``)."""
     G, stats, bufs, cst = work
     K = theta.shape[0]
     m = stop - start
@@ -415,22 +420,17 @@ def _dense_batch(X, y, sw, order, start, stop, theta, state, avg, work, spec, t,
     for c in range(C):
         lsum += stats[c, 0]
         wsum += stats[c, 1]
-    if wsum > 0.0:
-        _update(theta, state, avg, G, C, 1.0 / wsum, spec, cst, t + 1, opt_t + 1)
-    return lsum, wsum
+    return lsum, wsum, C
 
 
 @njit(fastmath=_FM, cache=True)
-def _csr_batch(data, indices, indptr, y, sw, rows, theta, state, avg, work, spec, t, opt_t):
+def _csr_sweep(data, indices, indptr, y, sw, rows, theta, work, spec):
+    """Sweep 1 of a CSR batch (one chunk); see :func:`_dense_sweep`."""
     G, stats, bufs, cst = work
     K = theta.shape[0]
     _csr_chunk(data, indices, indptr, y, sw, rows, theta, G[0], stats[0], bufs[0, 0, :K],
                bufs[0, 1, :K], spec)
-    lsum = stats[0, 0]
-    wsum = stats[0, 1]
-    if wsum > 0.0:
-        _update(theta, state, avg, G, 1, 1.0 / wsum, spec, cst, t + 1, opt_t + 1)
-    return lsum, wsum
+    return stats[0, 0], stats[0, 1], 1
 
 
 @njit(cache=True, nogil=True)
@@ -444,13 +444,13 @@ def epoch_dense(X, y, sw, order, batch_size, theta, state, avg, work, spec, t, o
     wsum = 0.0
     for start in range(0, order.shape[0], batch_size):
         stop = min(start + batch_size, order.shape[0])
-        bl, bw = _dense_batch(X, y, sw, order, start, stop, theta, state, avg, work, spec, t,
-                              opt_t)
+        bl, bw, C = _dense_sweep(X, y, sw, order, start, stop, theta, work, spec)
         lsum += bl
         wsum += bw
         if bw > 0.0:
             t += 1
             opt_t += 1
+            _update(theta, state, avg, work[0], C, 1.0 / bw, spec, work[3], t, opt_t)
     return lsum, wsum, t, opt_t
 
 
@@ -462,13 +462,13 @@ def epoch_csr(data, indices, indptr, y, sw, order, batch_size, theta, state, avg
     wsum = 0.0
     for start in range(0, order.shape[0], batch_size):
         rows = order[start:start + batch_size]
-        bl, bw = _csr_batch(data, indices, indptr, y, sw, rows, theta, state, avg, work,
-                            spec, t, opt_t)
+        bl, bw, C = _csr_sweep(data, indices, indptr, y, sw, rows, theta, work, spec)
         lsum += bl
         wsum += bw
         if bw > 0.0:
             t += 1
             opt_t += 1
+            _update(theta, state, avg, work[0], C, 1.0 / bw, spec, work[3], t, opt_t)
     return lsum, wsum, t, opt_t
 
 
@@ -502,18 +502,41 @@ def make_work(n_chunks_max, K, D1):
     return G, stats, bufs, np.zeros(N_STEP_CONSTANTS)
 
 
-_CHAIN = ("_update_row", "_update", "_dense_batch", "_csr_batch", "epoch_dense", "epoch_csr")
+_CHAIN = ("_update_row", "_update", "epoch_dense", "epoch_csr")
+
+
+@njit(inline="always")
+def _no_slice_rule(code, hp):
+    return False
+
+
+@njit(inline="always")
+def _no_slice_update(code, hp, cst, gsum, inv_w, l2, shrink, l1c, theta, state, k, lo, hi, lr):
+    pass
+
+
+@njit(inline="always")
+def _no_builtin_update(code, hp, cst, g, theta, state, k, j, lr, t):
+    return math.nan  # never called; NaN would stop the fit (DivergenceError), not mislead
 
 
 def specialize(update):
     """Compile the epoch kernels with a user optimizer's element rule ``update``.
 
-    The same source as the cached kernels, re-bound to ``update`` instead of the
-    placeholder. Not cached (Numba cannot cache code bound to a passed-in function),
-    so this compiles once per process and rule.
+    The same source as the cached update and epoch loops, re-bound to ``update``
+    instead of the placeholder. Not cached (Numba cannot cache code bound to a
+    passed-in function), so this compiles once per process and rule: ~4 s. The row
+    sweeps (``_dense_sweep``, ``_csr_sweep``), most of the compiled code, do not depend
+    on the rule and are called from the cache; while the update ran inside the dense
+    batch function the whole batch was recompiled, ~50 s.
     """
     namespace = dict(globals())
     namespace["_custom_update"] = update
+    # The built-in rules are dead code here (the kernels are only run with OPT_CUSTOM):
+    # stand-ins keep them out of the compile, ~8 of its ~10 s.
+    namespace["has_slice_rule"] = _no_slice_rule
+    namespace["slice_update"] = _no_slice_update
+    namespace["builtin_update"] = _no_builtin_update
     compiled = {}
     for name in _CHAIN:
         dispatcher = namespace[name]
