@@ -124,7 +124,7 @@ def kernel_epoch_runner(est, X, y):
     layout = est._shuffle_layout(data, batch_size)
     order = np.empty(n, dtype=np.int64)
     rng = check_random_state(0)
-    xargs = (data.X.data, data.X.indices, data.X.indptr) if data.sparse else (data.X,)
+    xargs = data.kernel_X
     avg = state.avg if state.avg is not None else state.theta[:0]
 
     def run_order():

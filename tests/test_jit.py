@@ -6,7 +6,12 @@ import subprocess
 import sys
 import textwrap
 
+import numpy as np
 import pytest
+import scipy.sparse as sp
+from sklearn.datasets import make_classification
+
+from skgd import GDClassifier, GDRegressor
 
 FIT = textwrap.dedent("""
     import json, sys, time
@@ -57,6 +62,57 @@ def test_second_process_loads_kernels_from_cache():
     # Not a timed assertion: the figure is shown with -rP for the performance notes.
     print(f"first fit, first process: {first['seconds']:.2f} s; "
           f"second process: {second['seconds']:.2f} s")
+
+
+def _signatures():
+    from skgd import _kernels as K
+
+    kernels = (K.epoch_dense, K.epoch_csr, K.epoch_csr_lazy, K.epoch_csr_scaled, K.all_finite)
+    return {k.__name__: set(k.signatures) for k in kernels}
+
+
+def _read_only(a):
+    a = a.copy()
+    a.flags.writeable = False
+    return a
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_read_only_input_compiles_no_second_kernel(dtype, tmp_path):
+    """A read-only array is a Numba type of its own: the estimators hand the kernels
+    read-only views of everything, so a memmap or a frozen array runs the kernels
+    compiled for ordinary arrays (each kernel compiled twice was ~40 s per dtype)."""
+    X, y = make_classification(n_samples=200, n_features=6, random_state=0)
+    X = X.astype(dtype)
+    path = tmp_path / "X.npy"
+    np.save(path, X)
+    memmap = np.load(path, mmap_mode="r")
+    params = dict(max_iter=3, tol=None, random_state=0)
+    # Every kernel kind: dense, CSR (Adam), lazy CSR SGD, scaled CSR SGD (L1).
+    fits = [(GDClassifier, {}), (GDClassifier, dict(optimizer="adam")),
+            (GDClassifier, dict(optimizer="sgd")),
+            (GDClassifier, dict(optimizer="sgd", penalty="l1"))]
+    for i, (cls, extra) in enumerate(fits):
+        writable = X if i == 0 else sp.csr_matrix(X)
+        cls(**params, **extra).fit(writable, y)
+        before = _signatures()
+        if i == 0:
+            frozen = [memmap, _read_only(X)]
+        else:
+            csr = sp.csr_matrix(X)
+            for part in (csr.data, csr.indices, csr.indptr):
+                part.flags.writeable = False
+            frozen = [csr]
+        for Xr in frozen:
+            a = cls(**params, **extra).fit(writable, y)
+            b = cls(**params, **extra).fit(Xr, _read_only(y))
+            np.testing.assert_array_equal(a.coef_, b.coef_)
+        assert _signatures() == before
+    reg_y = _read_only(X @ np.arange(1.0, 7.0, dtype=dtype))
+    GDRegressor(**params).fit(X, reg_y.copy())
+    before = _signatures()
+    GDRegressor(**params).fit(memmap, reg_y)
+    assert _signatures() == before
 
 
 def test_import_is_lazy():
