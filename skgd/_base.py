@@ -379,14 +379,7 @@ class BaseGD(BaseEstimator):
         D1 = n_features + 1
         theta = np.zeros((n_outputs, D1))
         if coef_init is not None:
-            coef_init = np.asarray(coef_init, dtype=np.float64)
-            if coef_init.size != n_outputs * n_features:
-                raise ValueError(
-                    f"coef_init has shape {coef_init.shape}; expected "
-                    f"({n_outputs}, {n_features})" + (f" or ({n_features},)" if n_outputs == 1 else "")
-                    + "."
-                )
-            theta[:, :n_features] = coef_init.reshape(n_outputs, n_features)
+            theta[:, :n_features] = self._checked_coef_init(coef_init, n_outputs, n_features)
         if intercept_init is not None:
             # Without fit_intercept it is a fixed offset, never trained (as in
             # scikit-learn's SGD): the kernels add the intercept column to every margin
@@ -404,6 +397,27 @@ class BaseGD(BaseEstimator):
         avg = theta.copy() if self._avg_start() else None
         return TrainState(theta, optimizer.init_state(theta.shape), _optimizer_key(optimizer),
                           avg)
+
+    @staticmethod
+    def _checked_coef_init(coef_init, n_outputs, n_features):
+        """``coef_init`` as an ``(n_outputs, n_features)`` array, or a ValueError.
+
+        Only the shape itself is accepted (and, for one output, a vector of the
+        features): a matrix of the right size but another shape, such as the
+        transposed ``(n_features, n_classes)``, would otherwise be reshaped into
+        scrambled coefficients.
+        """
+        coef_init = np.asarray(coef_init, dtype=np.float64)
+        shape = coef_init.shape
+        if shape == (n_outputs, n_features):
+            return coef_init
+        if n_outputs == 1 and coef_init.ndim <= 2 and coef_init.size == n_features \
+                and n_features in shape:
+            return coef_init.reshape(1, n_features)  # (n_features,) or a column
+        raise ValueError(
+            f"coef_init has shape {shape}; expected ({n_outputs}, {n_features})"
+            + (f" or ({n_features},)" if n_outputs == 1 else "") + "."
+        )
 
     def _continued_state(self, n_outputs, n_features, optimizer, share_rng=False):
         """A copy of the fitted state, adapted to the current parameters."""

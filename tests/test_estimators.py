@@ -259,6 +259,7 @@ _X = _RNG.randn(60, 4)
 _YC = (_X[:, 0] + 0.3 * _RNG.randn(60) > 0).astype(int)
 _YR = _X @ np.array([1.0, -2.0, 0.5, 0.0]) + 1.0
 _YP = np.round(np.exp(0.3 * _X[:, 0]) * 2)
+_Y3 = np.arange(60) % 3
 
 
 def _with(value, at=(3, 1)):
@@ -316,6 +317,12 @@ BAD_INPUT = [
      {"coef_init": np.zeros((2, 4))}, ValueError, r"coef_init has shape \(2, 4\)"),
     ("coef_init_shape_reg", GDRegressor(**_REG_SGD), ("fit!",), _X, _YR,
      {"coef_init": np.zeros(3)}, ValueError, r"coef_init has shape \(3,\)"),
+    # A transposed or flattened matrix of the right size is not reshaped into
+    # scrambled coefficients (scikit-learn refuses it too).
+    ("coef_init_transposed", GDClassifier(**_CLF), ("fit!",), _X, _Y3,
+     {"coef_init": np.zeros((4, 3))}, ValueError, r"coef_init has shape \(4, 3\); expected \(3, 4\)"),
+    ("coef_init_flat_multiclass", GDClassifier(**_CLF), ("fit!",), _X, _Y3,
+     {"coef_init": np.zeros(12)}, ValueError, r"coef_init has shape \(12,\); expected \(3, 4\)"),
     ("intercept_init_shape", GDClassifier(**_CLF), ("fit!",), _X, _YC,
      {"intercept_init": np.zeros(2)}, ValueError, "intercept_init"),
     ("poisson_negative_y", GDRegressor(loss="poisson", **_REG_SGD), ("fit", "partial_fit"),
