@@ -411,6 +411,31 @@ def test_invalid_parameter_is_refused(Est, name, value, match):
     _assert_same(before, _snapshot(est))
 
 
+# Class weights multiply the sample weights: negative or non-finite ones are refused
+# like negative sample weights, whichever way the estimator is trained.
+BAD_CLASS_WEIGHTS = [{0: -1.0}, {1: np.nan}, {0: np.inf}]
+
+
+@pytest.mark.parametrize("class_weight", BAD_CLASS_WEIGHTS, ids=str)
+@pytest.mark.parametrize("how", ["fit", "warm_start", "partial_fit"])
+def test_bad_class_weight_is_refused(class_weight, how):
+    est = GDClassifier(**_CLF)
+    if how != "fit":
+        est.fit(_X, _YC)
+        before = _snapshot(est)
+    est.set_params(class_weight=class_weight, warm_start=how == "warm_start")
+    with pytest.raises(ValueError, match="class_weight must give finite, non-negative"):
+        if how == "partial_fit":
+            est.partial_fit(_X, _YC, classes=[0, 1])
+        else:
+            est.fit(_X, _YC)
+    if how == "fit":
+        assert not hasattr(est, "_state")
+    else:
+        est.set_params(class_weight=None, warm_start=False)
+        _assert_same(before, _snapshot(est))
+
+
 def test_first_partial_fit_needs_classes():
     with pytest.raises(ValueError, match="classes must be passed on the first call"):
         GDClassifier().partial_fit(_X, _YC)
