@@ -428,6 +428,7 @@ class BaseGD(BaseEstimator):
                 f"{state.theta.shape[1] - 1} features; the data needs {n_outputs} and "
                 f"{n_features}. Fit without warm_start to start a new model."
             )
+        self._adopt_edited_coefficients(state)
         if state.opt_key != _optimizer_key(optimizer):
             # A different optimizer, or one whose slots mean something else, starts
             # with fresh moments; the step counter goes on.
@@ -441,6 +442,33 @@ class BaseGD(BaseEstimator):
         # Without fit_intercept the fitted intercept stays, as a fixed offset (as in
         # scikit-learn's SGD with warm_start or partial_fit).
         return state
+
+    def _adopt_edited_coefficients(self, state):
+        """Continue from ``coef_``/``intercept_`` if they were changed since the fit.
+
+        scikit-learn's SGD continues from ``coef_``, so users edit it (zero a
+        feature, transplant a model) before ``partial_fit`` or a ``warm_start`` fit;
+        training from the stored parameters instead would silently undo the edit,
+        while ``predict`` used it. Unchanged attributes leave ``state`` exactly as it
+        was; with averaging, the average restarts at the edited values.
+        """
+        params = state.params()
+        coef = np.atleast_2d(np.asarray(self.coef_, dtype=np.float64))
+        intercept = np.asarray(self.intercept_, dtype=np.float64).reshape(-1)
+        if coef.shape != params[:, :-1].shape or intercept.shape != params[:, -1].shape:
+            raise ValueError(
+                f"coef_ has shape {np.shape(self.coef_)} and intercept_ "
+                f"{np.shape(self.intercept_)}, but the fitted model has "
+                f"{params.shape[0]} output(s) of {params.shape[1] - 1} features. Give "
+                "them their fitted shapes, or fit a new model with coef_init.")
+        if np.array_equal(coef, params[:, :-1]) and np.array_equal(intercept, params[:, -1]):
+            return
+        if not (np.all(np.isfinite(coef)) and np.all(np.isfinite(intercept))):
+            raise ValueError("coef_ and intercept_ must be finite to continue training.")
+        for target in (state.theta, state.avg):
+            if target is not None:
+                target[:, :-1] = coef
+                target[:, -1] = intercept
 
     def _commit(self, state):
         """Publish a successfully trained state as the fitted attributes."""
