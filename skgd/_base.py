@@ -206,7 +206,7 @@ class BaseGD(BaseEstimator):
         A named optimizer is first replaced by the object it stands for, so that
         ``{"optimizer": ["adam"], "optimizer__beta1": [0.8, 0.9]}`` grids work. A
         nested parameter the optimizer does not have raises a ValueError naming the
-        optimizer's parameters. A nested parameter of any other component given by
+        optimizer's parameters, and changes nothing. A nested parameter of any other component given by
         name (``learning_rate__gamma`` with ``learning_rate="exponential"``) raises
         a ValueError asking for the component object, and changes nothing.
         """
@@ -222,8 +222,10 @@ class BaseGD(BaseEstimator):
         if not nested:
             return super().set_params(**params)
         rest = {k: v for k, v in params.items() if k not in nested}
-        super().set_params(**rest)
-        opt = self.optimizer
+        # The nested names are checked before anything is set, so that a failed
+        # call changes nothing (as for the other components above).
+        given = rest.get("optimizer", self.optimizer)
+        opt = given
         if isinstance(opt, str):
             if opt not in OPTIMIZERS:
                 raise ValueError(f"Unknown optimizer {opt!r}; use one of {sorted(OPTIMIZERS)}.")
@@ -233,9 +235,10 @@ class BaseGD(BaseEstimator):
             name = key[len("optimizer__"):].split("__")[0]
             if name not in valid:
                 raise ValueError(
-                    f"Invalid parameter {key!r}: optimizer {self.optimizer!r} "
+                    f"Invalid parameter {key!r}: optimizer {given!r} "
                     f"({type(opt).__name__}) has the parameters {sorted(valid)}."
                 )
+        super().set_params(**rest)
         opt.set_params(**{k[len("optimizer__"):]: v for k, v in nested.items()})
         self.optimizer = opt
         return self

@@ -129,15 +129,25 @@ def test_feature_names_in_pipeline_with_mismatched_columns(cancer):
         (SGD(momentum=0.5), "optimizer__eps", "dampening"),
     ],
 )
-def test_mismatched_nested_optimizer_param_raises(optimizer, key, valid):
+@pytest.mark.parametrize("with_other", [False, True], ids=["alone", "with_alpha"])
+def test_mismatched_nested_optimizer_param_raises(optimizer, key, valid, with_other):
     est = GDClassifier(optimizer=optimizer)
     before = optimizer.get_params() if not isinstance(optimizer, str) else optimizer
+    other = {"alpha": 0.5, "eta0": 0.5} if with_other else {}
     with pytest.raises(ValueError, match=rf"{key}.*{valid}"):
-        est.set_params(**{key: 0.5})
-    # The failed call changed nothing.
+        est.set_params(**other, **{key: 0.5})
+    # The failed call changed nothing, not even the parameters given with it.
     assert est.optimizer is optimizer
+    assert est.get_params(deep=False) == GDClassifier(optimizer=optimizer).get_params(deep=False)
     if not isinstance(optimizer, str):
         assert optimizer.get_params() == before
+
+
+def test_mismatched_nested_param_given_with_its_optimizer_changes_nothing():
+    est = GDClassifier(optimizer="adam")
+    with pytest.raises(ValueError, match="optimizer 'sgd'.*momentum"):
+        est.set_params(optimizer="sgd", optimizer__beta1=0.8)
+    assert est.optimizer == "adam"
 
 
 def test_mismatched_nested_param_in_grid_search_raises():
