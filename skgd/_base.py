@@ -814,10 +814,14 @@ class BaseGD(BaseEstimator):
             train, val = train_test_split(rows, test_size=self.validation_fraction,
                                           random_state=rng, stratify=stratify)
         except ValueError as exc:
+            # Too few held-out rows for every class, or too few left to train on.
+            n_val = int(np.ceil(self.validation_fraction * X.shape[0]))
+            n_needed = np.unique(y).shape[0] if stratify is not None else 1
+            fix = "larger" if n_val < n_needed else "smaller"
             raise ValueError(
                 f"early_stopping could not hold out validation_fraction="
                 f"{self.validation_fraction} of {X.shape[0]} samples ({exc}). Use more "
-                "data, a larger validation_fraction, or pass X_val and y_val."
+                f"data, a {fix} validation_fraction, or pass X_val and y_val."
             ) from exc
         train.sort()
         val.sort()

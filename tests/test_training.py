@@ -247,6 +247,14 @@ UNSCORABLE_SPLITS = [
      r"weights are all zero.*R\^2 is undefined"),
     ("zero_weight_train", GDRegressor(), 200, "zero_train",
      r"left for training all have zero sample weight"),
+    # The advice points the right way: fewer held-out rows than classes, or fewer
+    # rows left for training than classes, or none.
+    ("val_smaller_than_classes", GDClassifier(validation_fraction=0.01), 100, None,
+     r"test_size = 1 should be.*a larger validation_fraction"),
+    ("train_smaller_than_classes", GDClassifier(validation_fraction=0.99), 100, None,
+     r"train_size = 1 should be.*a smaller validation_fraction"),
+    ("no_training_rows", GDRegressor(validation_fraction=0.999), 100, None,
+     r"train set will be empty.*a smaller validation_fraction"),
 ]
 
 
