@@ -225,7 +225,7 @@ class BaseGD(BaseEstimator):
         A named optimizer is first replaced by the object it stands for, so that
         ``{"optimizer": ["adam"], "optimizer__beta1": [0.8, 0.9]}`` grids work. A
         nested parameter the optimizer does not have raises a ValueError naming the
-        optimizer's parameters. A nested parameter of any other component given by
+        optimizer's parameters, and changes nothing. A nested parameter of any other component given by
         name (``learning_rate__gamma`` with ``learning_rate="exponential"``) raises
         a ValueError asking for the component object, and changes nothing.
         """
@@ -241,8 +241,10 @@ class BaseGD(BaseEstimator):
         if not nested:
             return super().set_params(**params)
         rest = {k: v for k, v in params.items() if k not in nested}
-        super().set_params(**rest)
-        opt = self.optimizer
+        # The nested names are checked before anything is set, so that a failed
+        # call changes nothing (as for the other components above).
+        given = rest.get("optimizer", self.optimizer)
+        opt = given
         if isinstance(opt, str):
             if opt not in OPTIMIZERS:
                 raise ValueError(f"Unknown optimizer {opt!r}; use one of {sorted(OPTIMIZERS)}.")
@@ -252,9 +254,10 @@ class BaseGD(BaseEstimator):
             name = key[len("optimizer__"):].split("__")[0]
             if name not in valid:
                 raise ValueError(
-                    f"Invalid parameter {key!r}: optimizer {self.optimizer!r} "
+                    f"Invalid parameter {key!r}: optimizer {given!r} "
                     f"({type(opt).__name__}) has the parameters {sorted(valid)}."
                 )
+        super().set_params(**rest)
         opt.set_params(**{k[len("optimizer__"):]: v for k, v in nested.items()})
         self.optimizer = opt
         return self
@@ -398,14 +401,7 @@ class BaseGD(BaseEstimator):
         D1 = n_features + 1
         theta = np.zeros((n_outputs, D1))
         if coef_init is not None:
-            coef_init = np.asarray(coef_init, dtype=np.float64)
-            if coef_init.size != n_outputs * n_features:
-                raise ValueError(
-                    f"coef_init has shape {coef_init.shape}; expected "
-                    f"({n_outputs}, {n_features})" + (f" or ({n_features},)" if n_outputs == 1 else "")
-                    + "."
-                )
-            theta[:, :n_features] = coef_init.reshape(n_outputs, n_features)
+            theta[:, :n_features] = self._checked_coef_init(coef_init, n_outputs, n_features)
         if intercept_init is not None:
             # Without fit_intercept it is a fixed offset, never trained (as in
             # scikit-learn's SGD): the kernels add the intercept column to every margin
@@ -424,6 +420,27 @@ class BaseGD(BaseEstimator):
         return TrainState(theta, optimizer.init_state(theta.shape), _optimizer_key(optimizer),
                           avg)
 
+    @staticmethod
+    def _checked_coef_init(coef_init, n_outputs, n_features):
+        """``coef_init`` as an ``(n_outputs, n_features)`` array, or a ValueError.
+
+        Only the shape itself is accepted (and, for one output, a vector of the
+        features): a matrix of the right size but another shape, such as the
+        transposed ``(n_features, n_classes)``, would otherwise be reshaped into
+        scrambled coefficients.
+        """
+        coef_init = np.asarray(coef_init, dtype=np.float64)
+        shape = coef_init.shape
+        if shape == (n_outputs, n_features):
+            return coef_init
+        if n_outputs == 1 and coef_init.ndim <= 2 and coef_init.size == n_features \
+                and n_features in shape:
+            return coef_init.reshape(1, n_features)  # (n_features,) or a column
+        raise ValueError(
+            f"coef_init has shape {shape}; expected ({n_outputs}, {n_features})"
+            + (f" or ({n_features},)" if n_outputs == 1 else "") + "."
+        )
+
     def _continued_state(self, n_outputs, n_features, optimizer, share_rng=False):
         """A copy of the fitted state, adapted to the current parameters."""
         state = self._state.copy(share_rng=share_rng)
@@ -433,6 +450,7 @@ class BaseGD(BaseEstimator):
                 f"{state.theta.shape[1] - 1} features; the data needs {n_outputs} and "
                 f"{n_features}. Fit without warm_start to start a new model."
             )
+        self._adopt_edited_coefficients(state)
         if state.opt_key != _optimizer_key(optimizer):
             # A different optimizer, or one whose slots mean something else, starts
             # with fresh moments; the step counter goes on.
@@ -446,6 +464,33 @@ class BaseGD(BaseEstimator):
         # Without fit_intercept the fitted intercept stays, as a fixed offset (as in
         # scikit-learn's SGD with warm_start or partial_fit).
         return state
+
+    def _adopt_edited_coefficients(self, state):
+        """Continue from ``coef_``/``intercept_`` if they were changed since the fit.
+
+        scikit-learn's SGD continues from ``coef_``, so users edit it (zero a
+        feature, transplant a model) before ``partial_fit`` or a ``warm_start`` fit;
+        training from the stored parameters instead would silently undo the edit,
+        while ``predict`` used it. Unchanged attributes leave ``state`` exactly as it
+        was; with averaging, the average restarts at the edited values.
+        """
+        params = state.params()
+        coef = np.atleast_2d(np.asarray(self.coef_, dtype=np.float64))
+        intercept = np.asarray(self.intercept_, dtype=np.float64).reshape(-1)
+        if coef.shape != params[:, :-1].shape or intercept.shape != params[:, -1].shape:
+            raise ValueError(
+                f"coef_ has shape {np.shape(self.coef_)} and intercept_ "
+                f"{np.shape(self.intercept_)}, but the fitted model has "
+                f"{params.shape[0]} output(s) of {params.shape[1] - 1} features. Give "
+                "them their fitted shapes, or fit a new model with coef_init.")
+        if np.array_equal(coef, params[:, :-1]) and np.array_equal(intercept, params[:, -1]):
+            return
+        if not (np.all(np.isfinite(coef)) and np.all(np.isfinite(intercept))):
+            raise ValueError("coef_ and intercept_ must be finite to continue training.")
+        for target in (state.theta, state.avg):
+            if target is not None:
+                target[:, :-1] = coef
+                target[:, -1] = intercept
 
     def _commit(self, state):
         """Publish a successfully trained state as the fitted attributes."""
@@ -784,10 +829,14 @@ class BaseGD(BaseEstimator):
             train, val = train_test_split(rows, test_size=self.validation_fraction,
                                           random_state=rng, stratify=stratify)
         except ValueError as exc:
+            # Too few held-out rows for every class, or too few left to train on.
+            n_val = int(np.ceil(self.validation_fraction * X.shape[0]))
+            n_needed = np.unique(y).shape[0] if stratify is not None else 1
+            fix = "larger" if n_val < n_needed else "smaller"
             raise ValueError(
                 f"early_stopping could not hold out validation_fraction="
                 f"{self.validation_fraction} of {X.shape[0]} samples ({exc}). Use more "
-                "data, a larger validation_fraction, or pass X_val and y_val."
+                f"data, a {fix} validation_fraction, or pass X_val and y_val."
             ) from exc
         train.sort()
         val.sort()

@@ -240,6 +240,12 @@ n_features_in_, feature_names_in_ :
             if unknown:
                 raise ValueError(f"class_weight has labels not in the data: {sorted(unknown, key=str)}.")
             weights = np.array([float(self.class_weight.get(c, 1.0)) for c in self.classes_])
+            # Class weights multiply the sample weights, so they obey the same rule:
+            # a negative or NaN weight would make the objective unbounded or NaN.
+            if not np.all(np.isfinite(weights) & (weights >= 0)):
+                raise ValueError(
+                    f"class_weight must give finite, non-negative weights; got "
+                    f"{self.class_weight!r}.")
         self._class_weight_frozen = weights
         return sw * weights[idx]
 

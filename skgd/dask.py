@@ -25,6 +25,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, clone, is_classifier
 from sklearn.metrics import accuracy_score, r2_score
 from sklearn.utils import check_random_state
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
 __all__ = ["DataParallelGD"]
@@ -202,6 +203,18 @@ def _probe(fn, *args):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return fn(*args)
+
+
+def _estimator_has(method):
+    """Whether the trained (else the given) estimator has ``method``: a regressor has
+    no ``decision_function``, a hinge-loss classifier no ``predict_proba``, and
+    meta-estimators (CalibratedClassifierCV, stacking, ...) choose by ``hasattr``."""
+
+    def check(self):
+        getattr(getattr(self, "estimator_", self.estimator), method)
+        return True
+
+    return check
 
 
 class DataParallelGD(BaseEstimator):
@@ -450,6 +463,7 @@ class DataParallelGD(BaseEstimator):
         """
         return self._apply("predict", X)
 
+    @available_if(_estimator_has("decision_function"))
     def decision_function(self, X):
         """Margins of ``estimator_`` (classifiers), lazily per block for Dask input.
 
@@ -459,6 +473,7 @@ class DataParallelGD(BaseEstimator):
         """
         return self._apply("decision_function", X)
 
+    @available_if(_estimator_has("predict_proba"))
     def predict_proba(self, X):
         """Class probabilities of ``estimator_``, lazily per block for Dask input.
 

@@ -454,6 +454,25 @@ def test_invalid_input(make, params, error, match, clf_data):
         DataParallelGD(GDClassifier(), **params).fit(Xd, yd)
 
 
+@pytest.mark.parametrize("est, method, present", [
+    (GDClassifier(), "predict_proba", True),
+    (GDClassifier(loss="modified_huber"), "predict_proba", True),
+    (GDClassifier(loss="hinge"), "predict_proba", False),
+    (GDClassifier(loss="hinge"), "decision_function", True),
+    (GDRegressor(), "decision_function", False),
+    (GDRegressor(), "predict_proba", False),
+])
+def test_methods_exist_only_where_the_estimator_has_them(est, method, present, clf_data):
+    # Meta-estimators pick predict_proba or decision_function by hasattr.
+    model = DataParallelGD(clone(est), n_rounds=1)
+    assert hasattr(model, method) is present
+    X, _, y, _ = clf_data
+    Xd, yd = _collections("array", X[:600], y[:600].astype(float), 2)
+    with dask.config.set(scheduler="synchronous"):
+        model.fit(Xd, yd)
+    assert hasattr(model, method) is present
+
+
 def test_not_a_skgd_estimator():
     from sklearn.linear_model import SGDClassifier
 

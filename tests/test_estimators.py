@@ -129,15 +129,25 @@ def test_feature_names_in_pipeline_with_mismatched_columns(cancer):
         (SGD(momentum=0.5), "optimizer__eps", "dampening"),
     ],
 )
-def test_mismatched_nested_optimizer_param_raises(optimizer, key, valid):
+@pytest.mark.parametrize("with_other", [False, True], ids=["alone", "with_alpha"])
+def test_mismatched_nested_optimizer_param_raises(optimizer, key, valid, with_other):
     est = GDClassifier(optimizer=optimizer)
     before = optimizer.get_params() if not isinstance(optimizer, str) else optimizer
+    other = {"alpha": 0.5, "eta0": 0.5} if with_other else {}
     with pytest.raises(ValueError, match=rf"{key}.*{valid}"):
-        est.set_params(**{key: 0.5})
-    # The failed call changed nothing.
+        est.set_params(**other, **{key: 0.5})
+    # The failed call changed nothing, not even the parameters given with it.
     assert est.optimizer is optimizer
+    assert est.get_params(deep=False) == GDClassifier(optimizer=optimizer).get_params(deep=False)
     if not isinstance(optimizer, str):
         assert optimizer.get_params() == before
+
+
+def test_mismatched_nested_param_given_with_its_optimizer_changes_nothing():
+    est = GDClassifier(optimizer="adam")
+    with pytest.raises(ValueError, match="optimizer 'sgd'.*momentum"):
+        est.set_params(optimizer="sgd", optimizer__beta1=0.8)
+    assert est.optimizer == "adam"
 
 
 def test_mismatched_nested_param_in_grid_search_raises():
@@ -259,6 +269,7 @@ _X = _RNG.randn(60, 4)
 _YC = (_X[:, 0] + 0.3 * _RNG.randn(60) > 0).astype(int)
 _YR = _X @ np.array([1.0, -2.0, 0.5, 0.0]) + 1.0
 _YP = np.round(np.exp(0.3 * _X[:, 0]) * 2)
+_Y3 = np.arange(60) % 3
 
 
 def _with(value, at=(3, 1)):
@@ -316,6 +327,12 @@ BAD_INPUT = [
      {"coef_init": np.zeros((2, 4))}, ValueError, r"coef_init has shape \(2, 4\)"),
     ("coef_init_shape_reg", GDRegressor(**_REG_SGD), ("fit!",), _X, _YR,
      {"coef_init": np.zeros(3)}, ValueError, r"coef_init has shape \(3,\)"),
+    # A transposed or flattened matrix of the right size is not reshaped into
+    # scrambled coefficients (scikit-learn refuses it too).
+    ("coef_init_transposed", GDClassifier(**_CLF), ("fit!",), _X, _Y3,
+     {"coef_init": np.zeros((4, 3))}, ValueError, r"coef_init has shape \(4, 3\); expected \(3, 4\)"),
+    ("coef_init_flat_multiclass", GDClassifier(**_CLF), ("fit!",), _X, _Y3,
+     {"coef_init": np.zeros(12)}, ValueError, r"coef_init has shape \(12,\); expected \(3, 4\)"),
     ("intercept_init_shape", GDClassifier(**_CLF), ("fit!",), _X, _YC,
      {"intercept_init": np.zeros(2)}, ValueError, "intercept_init"),
     ("poisson_negative_y", GDRegressor(loss="poisson", **_REG_SGD), ("fit", "partial_fit"),
@@ -402,6 +419,31 @@ def test_invalid_parameter_is_refused(Est, name, value, match):
         est.fit(X, y)
     est.set_params(**{name: good})
     _assert_same(before, _snapshot(est))
+
+
+# Class weights multiply the sample weights: negative or non-finite ones are refused
+# like negative sample weights, whichever way the estimator is trained.
+BAD_CLASS_WEIGHTS = [{0: -1.0}, {1: np.nan}, {0: np.inf}]
+
+
+@pytest.mark.parametrize("class_weight", BAD_CLASS_WEIGHTS, ids=str)
+@pytest.mark.parametrize("how", ["fit", "warm_start", "partial_fit"])
+def test_bad_class_weight_is_refused(class_weight, how):
+    est = GDClassifier(**_CLF)
+    if how != "fit":
+        est.fit(_X, _YC)
+        before = _snapshot(est)
+    est.set_params(class_weight=class_weight, warm_start=how == "warm_start")
+    with pytest.raises(ValueError, match="class_weight must give finite, non-negative"):
+        if how == "partial_fit":
+            est.partial_fit(_X, _YC, classes=[0, 1])
+        else:
+            est.fit(_X, _YC)
+    if how == "fit":
+        assert not hasattr(est, "_state")
+    else:
+        est.set_params(class_weight=None, warm_start=False)
+        _assert_same(before, _snapshot(est))
 
 
 def test_first_partial_fit_needs_classes():

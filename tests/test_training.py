@@ -247,6 +247,14 @@ UNSCORABLE_SPLITS = [
      r"weights are all zero.*R\^2 is undefined"),
     ("zero_weight_train", GDRegressor(), 200, "zero_train",
      r"left for training all have zero sample weight"),
+    # The advice points the right way: fewer held-out rows than classes, or fewer
+    # rows left for training than classes, or none.
+    ("val_smaller_than_classes", GDClassifier(validation_fraction=0.01), 100, None,
+     r"test_size = 1 should be.*a larger validation_fraction"),
+    ("train_smaller_than_classes", GDClassifier(validation_fraction=0.99), 100, None,
+     r"train_size = 1 should be.*a smaller validation_fraction"),
+    ("no_training_rows", GDRegressor(validation_fraction=0.999), 100, None,
+     r"train set will be empty.*a smaller validation_fraction"),
 ]
 
 
@@ -315,6 +323,50 @@ def test_warm_start_continues_state(digits):
     two.fit(X, y)
     np.testing.assert_allclose(one.coef_, two.coef_, rtol=1e-12, atol=1e-14)
     assert two.t_ == one.t_ and two.n_iter_ == 2 and len(two.loss_curve_) == 2
+
+
+def _halve_in_place(est):
+    est.coef_ *= 0.5
+
+
+def _replace_by_zeros(est):
+    est.coef_ = np.zeros_like(est.coef_)
+    est.intercept_ = np.zeros_like(est.intercept_)
+
+
+@pytest.mark.parametrize("edit", [_halve_in_place, _replace_by_zeros])
+@pytest.mark.parametrize("average", [False, True])
+@pytest.mark.parametrize("how", ["partial_fit", "warm_start"])
+@pytest.mark.parametrize("Est", [GDClassifier, GDRegressor])
+def test_training_continues_from_edited_coefficients(digits, diabetes, Est, how, average,
+                                                     edit):
+    # As with scikit-learn's SGD, continuing training starts from coef_/intercept_ as
+    # they are now: an edit made after the fit is not silently undone.
+    X, y = digits if Est is GDClassifier else diabetes
+    est = Est(learning_rate="constant", eta0=0.01, max_iter=3, tol=None, average=average,
+              random_state=0).fit(X, y)
+    edit(est)
+    edited = np.r_[np.ravel(est.coef_), est.intercept_]
+    est.set_params(eta0=1e-12, warm_start=True, max_iter=1)  # steps too small to move
+    est.partial_fit(X, y) if how == "partial_fit" else est.fit(X, y)
+    np.testing.assert_allclose(np.r_[np.ravel(est.coef_), est.intercept_], edited,
+                               atol=1e-6)
+
+
+def test_unedited_coefficients_continue_the_stored_state(digits):
+    X, y = digits
+    a = GDClassifier(max_iter=2, tol=None, average=3, random_state=0).fit(X, y)
+    b = pickle.loads(pickle.dumps(a))
+    b.coef_ = b.coef_.copy()  # the same values in a new array: not an edit
+    np.testing.assert_array_equal(a.partial_fit(X, y).coef_, b.partial_fit(X, y).coef_)
+
+
+def test_edited_coefficients_of_the_wrong_shape_are_refused(digits):
+    X, y = digits
+    est = GDClassifier(max_iter=1, tol=None, random_state=0).fit(X, y)
+    est.coef_ = est.coef_.T
+    with pytest.raises(ValueError, match="coef_ has shape"):
+        est.partial_fit(X, y)
 
 
 def test_warm_start_with_changed_optimizer_resets_moments(digits):
