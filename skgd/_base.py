@@ -225,9 +225,10 @@ class BaseGD(BaseEstimator):
         A named optimizer is first replaced by the object it stands for, so that
         ``{"optimizer": ["adam"], "optimizer__beta1": [0.8, 0.9]}`` grids work. A
         nested parameter the optimizer does not have raises a ValueError naming the
-        optimizer's parameters, and changes nothing. A nested parameter of any other component given by
-        name (``learning_rate__gamma`` with ``learning_rate="exponential"``) raises
-        a ValueError asking for the component object, and changes nothing.
+        optimizer's parameters, and changes nothing. A nested parameter of any other
+        component given by name (``learning_rate__gamma`` with
+        ``learning_rate="exponential"``) raises a ValueError asking for the component
+        object, and changes nothing.
         """
         current = self.get_params(deep=False)
         for key in params:
@@ -609,8 +610,8 @@ class BaseGD(BaseEstimator):
                 if epoch > 1 or first_order is None:
                     self._epoch_order(data, rng, layout, order)
                 lsum, wsum, state.t, state.opt_t = kernel(
-                    *data.kernel_X, data.y, data.sw, order, batch_size, state.theta, state.opt_state,
-                    avg, work, spec, state.t, state.opt_t)
+                    *data.kernel_X, data.y, data.sw, order, batch_size, state.theta,
+                    state.opt_state, avg, work, spec, state.t, state.opt_t)
                 params = state.params()
                 with np.errstate(over="ignore", invalid="ignore"):  # checked just below
                     objective = (lsum / wsum if wsum > 0 else 0.0) + penalty_value(

@@ -238,7 +238,8 @@ n_features_in_, feature_names_in_ :
         else:
             unknown = set(self.class_weight) - set(self.classes_.tolist())
             if unknown:
-                raise ValueError(f"class_weight has labels not in the data: {sorted(unknown, key=str)}.")
+                raise ValueError(
+                    f"class_weight has labels not in the data: {sorted(unknown, key=str)}.")
             weights = np.array([float(self.class_weight.get(c, 1.0)) for c in self.classes_])
             # Class weights multiply the sample weights, so they obey the same rule:
             # a negative or NaN weight would make the objective unbounded or NaN.
