@@ -152,7 +152,7 @@ def _readonly(a):
     """A read-only view of ``a``.
 
     Numba compiles a kernel once per argument type, and a read-only array (a memmap
-    opened with mode "r", a broadcast) is a type of its own: the kernels are only ever
+    opened with mode "r", a frozen array) is a type of its own: the kernels are only ever
     given read-only views, so such input does not compile every kernel a second time
     (~40 s per dtype on this machine). They never write their input.
     """
