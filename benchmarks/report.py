@@ -170,6 +170,10 @@ def sklearn_epoch(common, est, X, y, repeat):
 
 
 # ----------------------------------------------------------------------------- sections
+# Batch sizes at which the epoch section also times the kernel in both dtypes.
+LARGER_BATCHES = (1024, 4096)
+
+
 def section_epoch(common, table, repeat):
     n, d = common.dense_shape()
     results = {}
@@ -206,6 +210,20 @@ def section_epoch(common, table, repeat):
                           note=ph.get("error", f"{_x(ph['kernel'], t_stream)} stream; "
                                                f"order {_fmt_s(ph['order'])}, "
                                                f"validation {_fmt_s(ph['validate'])}"))
+        # The per-batch work (a parallel region, the reduction and the update) costs the
+        # same in both dtypes; larger batches show the ratio with less of it.
+        for batch_size in LARGER_BATCHES:
+            est = common.gd_classifier(optimizer="sgd", batch_size=batch_size, n_jobs=2)
+            common.warm_jit(est, X, y)
+            common.quiet()
+            try:
+                run_kernel = kernel_epoch_runner(est, X, y)[0]
+                t_kernel = common.best_seconds(run_kernel, repeat=repeat, warmup=1)
+            except Exception:  # private helpers changed: report, do not fail
+                t_kernel = math.nan
+            results[(dtype, "batch", batch_size)] = t_kernel
+            table.add("epoch", f"{dtype} skgd sgd n_jobs=2 batch {batch_size} kernel only",
+                      t_kernel, note=f"{_x(t_kernel, t_stream2)} stream")
         common.clear_data_cache()
     for optimizer in ("sgd", "adam"):
         for n_jobs in (2, 1):
@@ -216,6 +234,11 @@ def section_epoch(common, table, repeat):
             table.add("epoch", f"float32 speed-up skgd {optimizer} n_jobs={n_jobs}",
                       ratio=_x(t64, t32), note=f"float64 s / float32 s, fit (target >= 1.7x); "
                                                f"kernel only {_x(k64, k32)}")
+    for batch_size in LARGER_BATCHES:
+        table.add("epoch", f"float32 speed-up skgd sgd n_jobs=2 batch {batch_size}",
+                  ratio=_x(results[("float64", "batch", batch_size)],
+                           results[("float32", "batch", batch_size)]),
+                  note="float64 s / float32 s, kernel only")
     table.add("epoch", "float32 speed-up SGDClassifier",
               ratio=_x(results[("float64", "sk")], results[("float32", "sk")]))
 
