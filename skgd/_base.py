@@ -392,9 +392,54 @@ class BaseGD(BaseEstimator):
     def _raw_from(X, coef2d, intercept):
         W = coef2d.astype(X.dtype, copy=False)
         raw = X @ W.T
-        raw = np.asarray(raw)
+        raw = raw.toarray() if sp.issparse(raw) else np.asarray(raw)  # sparse @ sparsified
         raw += intercept.astype(X.dtype, copy=False)
         return raw
+
+    def sparsify(self):
+        """Store ``coef_`` as a ``scipy.sparse`` CSR matrix, as scikit-learn's SGD does.
+
+        With an L1 penalty most coefficients can be zero: a sparse ``coef_`` then takes
+        less memory and ``predict`` does less work. Predictions are unchanged, and
+        ``partial_fit`` or a ``warm_start`` fit still continue from it (they publish a
+        dense ``coef_`` again). :meth:`densify` converts back.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator, with a CSR ``coef_`` of shape ``(n_outputs,
+            n_features)`` (``(1, n_features)`` for a regressor, as in scikit-learn).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from skgd import GDRegressor
+        >>> X = np.random.default_rng(0).standard_normal((50, 20))
+        >>> y = X[:, 0]
+        >>> reg = GDRegressor(penalty="l1", alpha=0.05, random_state=0).fit(X, y)
+        >>> reg.sparsify().coef_.nnz < 20
+        True
+        >>> reg.densify().coef_.shape
+        (20,)
+        """
+        check_is_fitted(self)
+        if not sp.issparse(self.coef_):
+            self.coef_ = sp.csr_matrix(np.atleast_2d(self.coef_))
+        return self
+
+    def densify(self):
+        """Store a :meth:`sparsify`-ed ``coef_`` as a NumPy array again, in its fitted shape.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator, with a dense ``coef_``.
+        """
+        check_is_fitted(self)
+        if sp.issparse(self.coef_):
+            coef = self.coef_.toarray()
+            self.coef_ = coef[0] if self._coef_is_1d() else coef
+        return self
 
     # ----------------------------------------------------------------- state
     def _fresh_state(self, n_outputs, n_features, optimizer, coef_init, intercept_init,
@@ -476,7 +521,8 @@ class BaseGD(BaseEstimator):
         was; with averaging, the average restarts at the edited values.
         """
         params = state.params()
-        coef = np.atleast_2d(np.asarray(self.coef_, dtype=np.float64))
+        coef = self.coef_.toarray() if sp.issparse(self.coef_) else self.coef_  # sparsify
+        coef = np.atleast_2d(np.asarray(coef, dtype=np.float64))
         intercept = np.asarray(self.intercept_, dtype=np.float64).reshape(-1)
         if coef.shape != params[:, :-1].shape or intercept.shape != params[:, -1].shape:
             raise ValueError(
@@ -505,7 +551,7 @@ class BaseGD(BaseEstimator):
         return (coef[0] if self._coef_is_1d() else coef), params[:, -1].copy()
 
     def _coef_2d(self):
-        return np.atleast_2d(self.coef_)
+        return self.coef_ if sp.issparse(self.coef_) else np.atleast_2d(self.coef_)
 
     def _coef_is_1d(self):
         return False

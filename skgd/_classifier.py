@@ -79,6 +79,7 @@ warm_start, average, epsilon, verbose, n_jobs, callback :
     ----------
     classes_ : ndarray of shape (n_classes,)
     coef_ : ndarray of shape (1, n_features) or (n_classes, n_features)
+        A CSR matrix of that shape after :meth:`sparsify`.
     intercept_ : ndarray of shape (1,) or (n_classes,)
     n_iter_, t_, loss_curve_, validation_scores_, best_score_, best_iter_, \
 n_features_in_, feature_names_in_ :

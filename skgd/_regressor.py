@@ -98,6 +98,7 @@ class GDRegressor(RegressorMixin, BaseGD):
     Attributes
     ----------
     coef_ : ndarray of shape (n_features,)
+        A CSR matrix of shape (1, n_features) after :meth:`sparsify`.
     intercept_ : ndarray of shape (1,)
     n_iter_ : int
         Epochs run by the last ``fit`` (``partial_fit`` adds one per call).

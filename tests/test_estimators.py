@@ -846,3 +846,53 @@ def test_integer_sample_weight_equals_repeated_rows_full_batch(Est, params, data
     assert_allclose(weighted.coef_, repeated.coef_, rtol=0, atol=1e-8)
     assert_allclose(weighted.intercept_, repeated.intercept_, rtol=0, atol=1e-8)
     assert_allclose(weighted.loss_curve_, repeated.loss_curve_, rtol=1e-8)
+
+
+# ------------------------------------------------------------------ sparsify / densify
+@pytest.mark.parametrize("Est, n_classes, coef_shape", [
+    (GDRegressor, None, (12,)),
+    (GDClassifier, 2, (1, 12)),
+    (GDClassifier, 3, (3, 12)),
+], ids=["regressor", "binary", "multiclass"])
+def test_sparsify_keeps_predictions_and_densify_restores_coef(Est, n_classes, coef_shape):
+    # scikit-learn's SGD estimators have both methods (SparseCoefMixin).
+    if n_classes is None:
+        X, y = make_regression(n_samples=200, n_features=12, n_informative=3, random_state=0)
+        y = y / y.std()
+    else:
+        X, y = make_classification(n_samples=200, n_features=12, n_informative=3,
+                                   n_classes=n_classes, random_state=0)
+    params = dict(penalty="l1", alpha=0.05, max_iter=20, tol=None, random_state=0)
+    dense = Est(**params).fit(X, y)
+    model = Est(**params).fit(X, y)
+    assert model.sparsify() is model
+    assert sp.issparse(model.coef_) and model.coef_.format == "csr"
+    assert model.coef_.nnz < np.prod(coef_shape)  # the L1 penalty zeroed some
+    assert_array_equal(model.coef_.toarray(), np.atleast_2d(dense.coef_))
+    methods = ["predict", "score"] + (["decision_function", "predict_proba"]
+                                      if n_classes else [])
+    for Xin in (X, sp.csr_matrix(X), X.astype(np.float32)):
+        for name in methods:
+            args = (Xin, y) if name == "score" else (Xin,)
+            # float32 margins are summed in another order by the sparse product.
+            tol = dict(rtol=1e-5, atol=1e-5) if Xin.dtype == np.float32 else dict(rtol=1e-12)
+            assert_allclose(getattr(model, name)(*args), getattr(dense, name)(*args), **tol)
+    restored = pickle.loads(pickle.dumps(model))
+    assert_array_equal(restored.predict(X), dense.predict(X))
+    # Training continues from the sparsified coefficients as from the dense ones.
+    Xc, yc = X[:50], y[:50]
+    cont = pickle.loads(pickle.dumps(model)).partial_fit(Xc, yc)
+    assert_array_equal(cont.coef_, dense.partial_fit(Xc, yc).coef_)
+    assert isinstance(cont.coef_, np.ndarray)
+    assert model.densify() is model
+    assert isinstance(model.coef_, np.ndarray) and model.coef_.shape == coef_shape
+    assert_array_equal(model.coef_, pickle.loads(pickle.dumps(restored)).densify().coef_)
+    assert model.densify().coef_.shape == coef_shape  # twice is harmless
+
+
+@pytest.mark.parametrize("method", ["sparsify", "densify"])
+def test_sparsify_and_densify_need_a_fitted_model(method):
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError):
+        getattr(GDClassifier(), method)()
