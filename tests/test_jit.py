@@ -88,7 +88,7 @@ def test_read_only_input_compiles_no_second_kernel(dtype, tmp_path):
     np.save(path, X)
     memmap = np.load(path, mmap_mode="r")
     params = dict(max_iter=3, tol=None, random_state=0)
-    # Every kernel kind: dense, CSR (Adam), lazy CSR SGD, scaled CSR SGD (L1).
+    # Every kernel kind: dense, CSR (Adam), scaled CSR SGD (no L1), lazy CSR SGD (L1).
     fits = [(GDClassifier, {}), (GDClassifier, dict(optimizer="adam")),
             (GDClassifier, dict(optimizer="sgd")),
             (GDClassifier, dict(optimizer="sgd", penalty="l1"))]
