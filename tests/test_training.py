@@ -182,6 +182,30 @@ def test_early_stopping_regressor_uses_r2(diabetes):
     assert est.best_score_ == max(est.validation_scores_)
 
 
+@pytest.mark.parametrize("Est, data", [(GDRegressor, "diabetes"), (GDClassifier, "digits")])
+@pytest.mark.parametrize("refit", [
+    {"early_stopping": False},
+    {"early_stopping": False, "warm_start": True},
+])
+def test_fit_without_validation_drops_earlier_validation_attributes(Est, data, refit,
+                                                                    request):
+    # A second fit without validation left the first fit's validation_scores_,
+    # best_score_ and best_iter_ behind: they described epochs the new model never
+    # ran (best_iter_ beyond n_iter_) and told hasattr that early stopping ran.
+    X, y = request.getfixturevalue(data)
+    est = Est(early_stopping=True, random_state=0, max_iter=8, tol=None).fit(X, y)
+    assert len(est.validation_scores_) == est.n_iter_ == 8
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est.set_params(max_iter=3, **refit).fit(X, y)
+    assert est.n_iter_ == 3
+    for name in ("validation_scores_", "best_score_", "best_iter_"):
+        assert not hasattr(est, name), name
+    # Validation given again brings them back.
+    est.set_params(early_stopping=True).fit(X, y)
+    assert len(est.validation_scores_) == est.n_iter_
+
+
 @pytest.mark.parametrize("loader", [load_digits, load_breast_cancer])
 def test_early_stopping_scores_against_sklearn(loader):
     # Mean test accuracy over splits and seeds: one split's ranking is seed luck (a
