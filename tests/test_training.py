@@ -148,6 +148,43 @@ def test_partial_fit_balanced_class_weight_from_first_chunk(digits):
     np.testing.assert_array_equal(est._class_weight_frozen, first)
 
 
+@pytest.mark.parametrize("multi_class, n_classes", [
+    ("multinomial", 10), ("ovr", 10), ("auto", 2)])
+def test_class_missing_from_first_batch_starts_near_its_peers(digits, multi_class,
+                                                               n_classes):
+    # The log_loss intercept starts at the first batch's (smoothed) log-frequencies. A
+    # class missing from that batch (a partial_fit chunk declared with classes=, or a
+    # rare class) started at log(1e-6): -10.5 (multinomial) or -13.9 (ovr, binary),
+    # and Adam's steps of 0.01 left it there for thousands of updates.
+    X, y = digits
+    y = y % n_classes
+    missing = n_classes - 1
+    first = np.flatnonzero(y != missing)[:200]
+    est = GDClassifier(multi_class=multi_class, shuffle=False, random_state=0)
+    est.partial_fit(X[first], y[first], classes=np.arange(n_classes))
+    assert est.intercept_[-1] > -6, est.intercept_
+    # The same start in fit: the first batch misses the class, the data does not.
+    order = np.r_[first, np.flatnonzero(y == missing)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est = GDClassifier(multi_class=multi_class, shuffle=False, max_iter=1,
+                           random_state=0).fit(X[order], y[order])
+    assert est.intercept_[-1] > -6, est.intercept_
+
+
+@pytest.mark.parametrize("y, sw, expected", [
+    ([1, 1, -1, -1], [1, 1, 1, 1], 0.0),
+    ([-1, -1, -1], [1, 1, 1], np.log(0.01 / 1.01)),  # no positive: 1% pseudo-weight
+    ([-1, -1, -1], [1e-3, 1e-3, 1e-3], np.log(0.01 / 1.01)),  # whatever the scale
+    ([1, -1, -1, -1], [3, 1, 1, 1], 0.0),  # as three repeated rows
+])
+def test_log_odds_baseline_is_smoothed(y, sw, expected):
+    from skgd.losses import get_loss
+
+    got = get_loss("log_loss").baseline_margin(np.array(y, float), np.array(sw, float))
+    assert got == pytest.approx(expected)
+
+
 # ---------------------------------------------------------------- early stopping
 def test_early_stopping_restores_best_model(digits):
     X, y = digits
