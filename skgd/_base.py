@@ -781,7 +781,21 @@ class BaseGD(BaseEstimator):
             self.validation_scores_ = report["validation_scores"]
             self.best_score_ = report["best_score"]
             self.best_iter_ = report["best_iter"]
+        else:
+            self._forget_validation()
         return self
+
+    _VALIDATION_ATTRIBUTES = ("validation_scores_", "best_score_", "best_iter_")
+
+    def _forget_validation(self):
+        """Drop the validation attributes of an earlier fit.
+
+        A fit without validation has none; keeping an earlier early-stopping fit's
+        would describe another model (``best_iter_`` beyond ``n_iter_``, scores of
+        epochs that were not run), and ``hasattr`` would claim early stopping ran.
+        """
+        for name in self._VALIDATION_ATTRIBUTES:
+            self.__dict__.pop(name, None)
 
     def _start_state(self, data, rng, n_out, coef_init=None, intercept_init=None):
         """A fresh state and the first epoch's row order, drawn from ``rng`` here.

@@ -11,7 +11,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._base import BaseGD
 from ._kernels._codes import MODE_MULTINOMIAL, MODE_OVR, MODE_SINGLE
-from .losses import CLASSIFICATION_LOSSES, get_loss
+from .losses import CLASSIFICATION_LOSSES, get_loss, smoothed_class_frequencies
 
 
 def _has_proba(est):
@@ -257,12 +257,11 @@ n_features_in_, feature_names_in_ :
         n_classes = self.classes_.shape[0]
         if self.loss != "log_loss" or sw.sum() <= 0:
             return np.zeros(n_classes)
-        freq = np.bincount(y.astype(np.int64), weights=sw, minlength=n_classes) / sw.sum()
-        freq = np.clip(freq, 1e-6, 1.0)
+        freq = smoothed_class_frequencies(y.astype(np.intp), sw, n_classes)
         if self._mode == MODE_MULTINOMIAL:
             logp = np.log(freq)
             return logp - logp.mean()
-        return np.log(freq / np.clip(1.0 - freq, 1e-6, None))
+        return np.log(freq / (1.0 - freq))
 
     # ----------------------------------------------------------------- fitting
     @_fit_context(prefer_skip_nested_validation=True)
@@ -279,7 +278,8 @@ n_features_in_, feature_names_in_ :
             ``(1, n_features)`` or ``(n_features,)`` for binary problems.
         intercept_init : array-like of shape (n_classes,) or (1,), default=None
             Without it, a fresh ``log_loss`` intercept starts at the log-odds (or
-            centered log-frequencies) of the first batch's labels. With
+            centered log-frequencies) of the first batch's labels, smoothed (a
+            class missing from the batch starts at about 1%, not near 0). With
             ``fit_intercept=False`` it is a fixed offset, not trained (as in
             scikit-learn's SGD; otherwise the intercept is 0).
         sample_weight : array-like of shape (n_samples,), default=None

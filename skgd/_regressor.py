@@ -45,7 +45,8 @@ class GDRegressor(RegressorMixin, BaseGD):
         ``"constant"``, ``"invscaling"`` (``eta0 / t**power_t``), ``"optimal"``,
         ``"adaptive"`` (``eta0``, divided by 5 whenever ``n_iter_no_change`` epochs
         fail to improve by ``tol``), ``"plateau"`` (``eta0``, divided by 5 after every
-        epoch that fails to improve by ``tol``) or an object from
+        epoch that fails to improve by ``tol``), ``"exponential"``, ``"cosine"``,
+        ``"warmup"`` (those objects with their default settings) or an object from
         :mod:`skgd.schedules`.
     eta0 : float, default=0.1
         Base step size. The regressor's defaults differ from the classifier's because

@@ -346,6 +346,14 @@ class AdamW(Adam):
     first decayed, ``w *= 1 - lr * alpha`` (never the intercept), then the Adam step
     is taken on the loss gradient alone.
 
+    Parameters
+    ----------
+    beta1 : float, default=0.9
+    beta2 : float, default=0.999
+    eps : float, default=1e-8
+    amsgrad : bool, default=False
+        As in :class:`Adam`.
+
     Examples
     --------
     >>> from skgd.optimizers import AdamW

@@ -118,7 +118,13 @@ class Plateau(Adaptive):
 
 
 class InvScaling(Schedule):
-    """``lr = eta0 / t ** power_t`` (``power_t`` from the estimator if None)."""
+    """``lr = eta0 / t ** power_t``.
+
+    Parameters
+    ----------
+    power_t : float or None, default=None
+        The exponent; None takes the estimator's ``power_t``.
+    """
 
     _parameter_constraints = {"power_t": [Interval(Real, None, None, closed="neither"), None]}
 

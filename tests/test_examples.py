@@ -7,6 +7,7 @@ that early stopping restores the best epoch), so a non-zero exit is a real failu
 """
 
 import ast
+import inspect
 import importlib.util
 import os
 import re
@@ -161,3 +162,58 @@ def test_documented_custom_optimizer_is_the_tested_one():
     assert "# start-custom-optimizer" in source and "# end-custom-optimizer" in source
     docs = (ROOT / "docs" / "optimizers.rst").read_text()
     assert "start-after: # start-custom-optimizer" in docs
+
+
+def _documented_parameters(cls):
+    """``{name: type line}`` of the numpydoc Parameters section of ``cls``."""
+    doc = inspect.cleandoc(cls.__doc__ or "").replace("\\\n", "")
+    section = re.search(r"\nParameters\n-+\n(.*?)(?:\n\n\S[^\n]*\n-+\n|\Z)", doc, re.S)
+    documented = {}
+    for line in (section.group(1).splitlines() if section else []):
+        if line and not line.startswith(" "):
+            names, _, kind = line.partition(" :")
+            documented.update((name.strip(), kind.strip()) for name in names.split(","))
+    return documented
+
+
+def _public_classes():
+    from skgd import GDClassifier, GDRegressor, optimizers, schedules
+    from skgd.dask import DataParallelGD
+
+    classes = [GDClassifier, GDRegressor, DataParallelGD]
+    for module in (optimizers, schedules):
+        classes += [getattr(module, n) for n in module.__all__
+                    if isinstance(getattr(module, n), type)]
+    return classes
+
+
+@pytest.mark.parametrize("cls", _public_classes(), ids=lambda c: c.__name__)
+def test_docstring_parameters_match_the_signature(cls):
+    # The API reference is generated from these docstrings: AdamW and InvScaling
+    # documented none of their parameters.
+    params = {name: p.default for name, p in inspect.signature(cls.__init__).parameters.items()
+              if name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
+    documented = _documented_parameters(cls)
+    assert set(documented) == set(params), (
+        f"undocumented: {sorted(set(params) - set(documented))}, "
+        f"not parameters: {sorted(set(documented) - set(params))}")
+    for name, kind in documented.items():
+        default = re.search(r"default=(.+)$", kind)
+        if default:
+            assert params[name] == ast.literal_eval(default.group(1).strip()), name
+
+
+@pytest.mark.parametrize("component, names", [
+    ("learning_rate", "SCHEDULES"), ("optimizer", "OPTIMIZERS")])
+def test_regressor_docstring_names_every_accepted_name(component, names):
+    # GDRegressor's docstring is the reference both estimators point to; it left out
+    # the schedule names "exponential", "cosine" and "warmup".
+    from skgd import GDRegressor, optimizers, schedules
+
+    accepted = getattr(schedules if component == "learning_rate" else optimizers, names)
+    entry = _documented_parameters(GDRegressor)[component]
+    text = inspect.cleandoc(GDRegressor.__doc__)
+    body = text.split(f"\n{component} : {entry}\n", 1)[1].split("\n", 8)
+    described = " ".join(line for line in body if line.startswith(" "))
+    missing = [name for name in accepted if f'"{name}"' not in described]
+    assert not missing, missing

@@ -148,6 +148,43 @@ def test_partial_fit_balanced_class_weight_from_first_chunk(digits):
     np.testing.assert_array_equal(est._class_weight_frozen, first)
 
 
+@pytest.mark.parametrize("multi_class, n_classes", [
+    ("multinomial", 10), ("ovr", 10), ("auto", 2)])
+def test_class_missing_from_first_batch_starts_near_its_peers(digits, multi_class,
+                                                               n_classes):
+    # The log_loss intercept starts at the first batch's (smoothed) log-frequencies. A
+    # class missing from that batch (a partial_fit chunk declared with classes=, or a
+    # rare class) started at log(1e-6): -10.5 (multinomial) or -13.9 (ovr, binary),
+    # and Adam's steps of 0.01 left it there for thousands of updates.
+    X, y = digits
+    y = y % n_classes
+    missing = n_classes - 1
+    first = np.flatnonzero(y != missing)[:200]
+    est = GDClassifier(multi_class=multi_class, shuffle=False, random_state=0)
+    est.partial_fit(X[first], y[first], classes=np.arange(n_classes))
+    assert est.intercept_[-1] > -6, est.intercept_
+    # The same start in fit: the first batch misses the class, the data does not.
+    order = np.r_[first, np.flatnonzero(y == missing)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est = GDClassifier(multi_class=multi_class, shuffle=False, max_iter=1,
+                           random_state=0).fit(X[order], y[order])
+    assert est.intercept_[-1] > -6, est.intercept_
+
+
+@pytest.mark.parametrize("y, sw, expected", [
+    ([1, 1, -1, -1], [1, 1, 1, 1], 0.0),
+    ([-1, -1, -1], [1, 1, 1], np.log(0.01 / 1.01)),  # no positive: 1% pseudo-weight
+    ([-1, -1, -1], [1e-3, 1e-3, 1e-3], np.log(0.01 / 1.01)),  # whatever the scale
+    ([1, -1, -1, -1], [3, 1, 1, 1], 0.0),  # as three repeated rows
+])
+def test_log_odds_baseline_is_smoothed(y, sw, expected):
+    from skgd.losses import get_loss
+
+    got = get_loss("log_loss").baseline_margin(np.array(y, float), np.array(sw, float))
+    assert got == pytest.approx(expected)
+
+
 # ---------------------------------------------------------------- early stopping
 def test_early_stopping_restores_best_model(digits):
     X, y = digits
@@ -180,6 +217,30 @@ def test_early_stopping_regressor_uses_r2(diabetes):
     est = GDRegressor(early_stopping=True, random_state=0, n_iter_no_change=3).fit(X, y)
     assert -1 < est.best_score_ <= 1
     assert est.best_score_ == max(est.validation_scores_)
+
+
+@pytest.mark.parametrize("Est, data", [(GDRegressor, "diabetes"), (GDClassifier, "digits")])
+@pytest.mark.parametrize("refit", [
+    {"early_stopping": False},
+    {"early_stopping": False, "warm_start": True},
+])
+def test_fit_without_validation_drops_earlier_validation_attributes(Est, data, refit,
+                                                                    request):
+    # A second fit without validation left the first fit's validation_scores_,
+    # best_score_ and best_iter_ behind: they described epochs the new model never
+    # ran (best_iter_ beyond n_iter_) and told hasattr that early stopping ran.
+    X, y = request.getfixturevalue(data)
+    est = Est(early_stopping=True, random_state=0, max_iter=8, tol=None).fit(X, y)
+    assert len(est.validation_scores_) == est.n_iter_ == 8
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est.set_params(max_iter=3, **refit).fit(X, y)
+    assert est.n_iter_ == 3
+    for name in ("validation_scores_", "best_score_", "best_iter_"):
+        assert not hasattr(est, name), name
+    # Validation given again brings them back.
+    est.set_params(early_stopping=True).fit(X, y)
+    assert len(est.validation_scores_) == est.n_iter_
 
 
 @pytest.mark.parametrize("loader", [load_digits, load_breast_cancer])
