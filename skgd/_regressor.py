@@ -94,7 +94,8 @@ class GDRegressor(RegressorMixin, BaseGD):
     callback : callable or None, default=None
         ``callback(estimator, info)`` after each epoch; ``info`` holds ``epoch``,
         ``objective``, ``validation_score``, ``learning_rate``, ``t``, ``seconds`` and the
-        current ``coef``/``intercept``. Returning True stops training.
+        current ``coef``/``intercept``. A true return value stops training (any truthy
+        value, as in an ``if``: return None or False to go on).
 
     Attributes
     ----------

@@ -24,8 +24,7 @@ import numpy as np
 
 from ._kernels import _codes as C
 
-__all__ = ["LossSpec", "get_loss", "CLASSIFICATION_LOSSES", "REGRESSION_LOSSES",
-           "smoothed_class_frequencies"]
+__all__ = ["LossSpec", "get_loss", "CLASSIFICATION_LOSSES", "REGRESSION_LOSSES"]
 
 
 def _weighted_quantile(y, sw, q):
