@@ -72,11 +72,14 @@ def test_large_data_shuffle_scores_match_row_permutation(monkeypatch, layouts, l
 
 def test_whole_blocks_per_batch_would_fail_that_comparison(monkeypatch):
     """Why batches interleave runs of many blocks: batches made of a few whole blocks
-    of class-sorted rows (8-row blocks, batch 32) score clearly lower."""
+    of class-sorted rows (16-row blocks, batch 32) score clearly lower, well outside
+    the 0.012 the interleaved layout must stay within. (The gap was larger, 0.05 at
+    8-row blocks, while a class missing from the first batch started near log(1e-6);
+    with the smoothed starting intercept it is 0.022 at 8-row blocks, 0.040 at 16.)"""
     rows = _mean_score(load_wine, True, batch_size=32)
-    monkeypatch.setattr(base.BaseGD, "_shuffle_layout", lambda self, data, bs: (8, 8, 1))
+    monkeypatch.setattr(base.BaseGD, "_shuffle_layout", lambda self, data, bs: (16, 16, 1))
     whole_blocks = _mean_score(load_wine, True, batch_size=32)
-    assert whole_blocks < rows - 0.05
+    assert whole_blocks < rows - 0.025
 
 
 @pytest.mark.parametrize("n, block, run, group", [
