@@ -1,11 +1,12 @@
 """How skgd's defaults were chosen: test score and fit time against scikit-learn's
 default SGDClassifier / SGDRegressor on bundled real data, raw and standardized.
 
-Run: ``python benchmarks/defaults.py`` (about a minute). Each cell is the mean test
+Run: ``python benchmarks/defaults.py [classifier|regressor]`` (a minute or two). Each cell is the mean test
 score over 5 random 75/25 splits and the median fit time. The results are recorded in
 docs/defaults.rst.
 """
 
+import sys
 import time
 import warnings
 
@@ -28,12 +29,13 @@ CLASSIFIER_CANDIDATES = {
 }
 REGRESSOR_CANDIDATES = {
     "sklearn default": None,
-    "adam constant 0.1 b32": {"learning_rate": "constant", "eta0": 0.1},
-    "adam adaptive 0.1 b32": {"learning_rate": "adaptive"},
     "adam plateau 0.1 b32 (default)": {},
-    "adam plateau 0.2 b32": {"eta0": 0.2},
+    "adam plateau 0.1 b32, unscaled targets": {"scale_target": False},
     "adam plateau 0.05 b32": {"eta0": 0.05},
-    "adam plateau 0.1 b64": {"batch_size": 64},
+    "adam plateau 0.03 b32": {"eta0": 0.03},
+    "adam plateau 0.01 b32": {"eta0": 0.01},
+    "adam adaptive 0.1 b32": {"learning_rate": "adaptive"},
+    "adam constant 0.01 b32": {"learning_rate": "constant", "eta0": 0.01},
 }
 
 
@@ -51,13 +53,16 @@ def _datasets():
         ("synthetic 10k x 20", Xs, ys, True),
         ("diabetes", Xd, yd, False),
         ("diabetes, y / 100", Xd, yd / 100, False),
+        ("diabetes, y x 1000", Xd, yd * 1000, False),
         ("make_regression 5k x 30", Xr, yr, False),
     ]
 
 
-def main(n_splits=5):
+def main(n_splits=5, kind=None):
     warnings.simplefilter("ignore")
     for name, X, y, is_clf in _datasets():
+        if kind is not None and (kind == "classifier") != is_clf:
+            continue
         candidates = CLASSIFIER_CANDIDATES if is_clf else REGRESSOR_CANDIDATES
         for scaled in (False, True):
             cells = []
@@ -82,4 +87,4 @@ def main(n_splits=5):
 
 
 if __name__ == "__main__":
-    main()
+    main(kind=sys.argv[1] if len(sys.argv) > 1 else None)

@@ -113,8 +113,9 @@ clf_rows = run(classifiers, Xc_train, yc_train, Xc_test, yc_test, "accuracy")
 # --------------------
 # ``GDRegressor``'s defaults differ: ``learning_rate="plateau"`` with ``eta0=0.1``
 # (coefficients live on the targets' scale, so the first steps must be larger; the
-# rate is divided by 5 after each epoch that fails to improve). The other optimizers
-# keep those settings.
+# rate is divided by 5 after each epoch that fails to improve), on targets divided by
+# their scale (``scale_target=True``, so that the diabetes targets, in the hundreds,
+# train like targets in any other unit). The other optimizers keep those settings.
 
 regressors = {f"GDRegressor(optimizer={o!r})": GDRegressor(optimizer=o, random_state=SEED)
               for o in OPTIMIZERS}

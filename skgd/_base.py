@@ -19,7 +19,7 @@ from . import _kernels as K
 from ._parallel import effective_threads, kernel_threads, threading_layer
 from .exceptions import DivergenceError
 from .optimizers import OPTIMIZERS, Optimizer, get_optimizer
-from .penalties import penalty_strengths, penalty_value
+from .penalties import penalty_strengths, strengths_value
 from .schedules import SCHEDULES, Schedule, get_schedule
 
 # Parallel row chunks pay off from this many multiply-adds per batch (measured with
@@ -59,6 +59,8 @@ FINITE_PAR_MIN = 1 << 20
 # first epoch, all the others below 2x (the first epoch's objective includes the
 # starting point's loss, so it is normally the largest).
 OBJECTIVE_GROWTH_WARN = 1e3
+# Powers of two the target scale is kept within (its square and inverse stay finite).
+TARGET_SCALE_MAX_EXPONENT = 400
 
 _CUSTOM_KERNELS = {}
 
@@ -100,6 +102,35 @@ def _blas_single_thread(validation):
         yield
 
 
+def target_scale(y, sw):
+    """The power of two nearest the spread of the targets ``y`` (weights ``sw``).
+
+    The weighted standard deviation; for a batch whose targets are all equal (one row),
+    their root mean square; 1.0 when both are 0. A power of two, so that dividing the
+    targets by it and multiplying the coefficients back are exact.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> target_scale(np.array([1000.0, 3000.0, 5000.0]), np.ones(3))
+    2048.0
+    """
+    keep = sw > 0
+    y, sw = y[keep], sw[keep]
+    if y.size == 0:
+        return 1.0
+    top = float(np.max(np.abs(y)))
+    if not (0.0 < top < np.inf):
+        return 1.0
+    u = y / top  # no overflow in the squares
+    spread = np.sqrt(np.average((u - np.average(u, weights=sw)) ** 2, weights=sw))
+    if not spread > 0.0:
+        spread = np.sqrt(np.average(u * u, weights=sw))
+    exponent = np.round(np.log2(spread) + np.log2(top))
+    return float(2.0 ** np.clip(exponent, -TARGET_SCALE_MAX_EXPONENT,
+                                TARGET_SCALE_MAX_EXPONENT))
+
+
 class TrainState:
     """Everything training needs to continue: plain arrays and counters (picklable).
 
@@ -108,9 +139,16 @@ class TrainState:
     (or None); ``t`` counts updates (the schedule's step), ``opt_t`` the optimizer's own
     steps (they differ only after the optimizer was changed); ``eta`` is the adaptive
     schedule's current base rate; ``rng`` the shuffling stream of ``partial_fit``.
+    ``y_scale`` is what the targets are divided by in training: ``theta``, ``avg`` and
+    the optimizer's moments are in those units, the fitted coefficients are
+    ``y_scale * params()`` (see :func:`target_scale`).
     """
 
-    def __init__(self, theta, opt_state, opt_key, avg, t=0, opt_t=0, eta=None, rng=None):
+    y_scale = 1.0
+
+    def __init__(self, theta, opt_state, opt_key, avg, t=0, opt_t=0, eta=None, rng=None,
+                 y_scale=1.0):
+        self.y_scale = y_scale
         self.eta0 = None  # the eta0 that ``eta`` descends from
         self.theta = theta
         self.opt_state = opt_state
@@ -290,6 +328,10 @@ class BaseGD(BaseEstimator):
         l2, l1 = penalty_strengths(self.penalty, self.alpha, self.l1_ratio)
         return optimizer, schedule, l2, l1
 
+    def _target_degree(self):
+        """The loss's ``target_degree`` when targets are trained scaled, else None."""
+        return None
+
     def _batch_size(self, n_samples):
         return int(max(1, min(self.batch_size, n_samples)))
 
@@ -443,7 +485,9 @@ class BaseGD(BaseEstimator):
 
     # ----------------------------------------------------------------- state
     def _fresh_state(self, n_outputs, n_features, optimizer, coef_init, intercept_init,
-                     baseline):
+                     baseline, y_scale=1.0):
+        """A new state; ``baseline()`` is the starting intercept on the targets divided
+        by ``y_scale``, ``coef_init`` and ``intercept_init`` are in the targets' units."""
         D1 = n_features + 1
         theta = np.zeros((n_outputs, D1))
         if coef_init is not None:
@@ -458,13 +502,17 @@ class BaseGD(BaseEstimator):
                     f"intercept_init has {intercept_init.size} values; expected {n_outputs}."
                 )
             theta[:, n_features] = intercept_init
-        elif self.fit_intercept:
-            theta[:, n_features] = baseline()
         if not np.all(np.isfinite(theta)):
             raise ValueError("coef_init and intercept_init must be finite.")
+        if y_scale != 1.0:
+            theta[:, :n_features] /= y_scale  # exact: a power of two
+            if intercept_init is not None:
+                theta[:, n_features] /= y_scale
+        if self.fit_intercept and intercept_init is None:
+            theta[:, n_features] = baseline()
         avg = theta.copy() if self._avg_start() else None
         return TrainState(theta, optimizer.init_state(theta.shape), _optimizer_key(optimizer),
-                          avg)
+                          avg, y_scale=y_scale)
 
     @staticmethod
     def _checked_coef_init(coef_init, n_outputs, n_features):
@@ -497,6 +545,14 @@ class BaseGD(BaseEstimator):
                 f"{n_features}. Fit without warm_start to start a new model."
             )
         self._adopt_edited_coefficients(state)
+        if state.y_scale != 1.0 and self._target_degree() is None:
+            # Scaling was switched off (or the loss has none): continue on the targets
+            # as given, from the same coefficients. The moments were in scaled units.
+            for target in (state.theta, state.avg):
+                if target is not None:
+                    target *= state.y_scale
+            state.y_scale = 1.0
+            state.opt_key = None
         if state.opt_key != _optimizer_key(optimizer):
             # A different optimizer, or one whose slots mean something else, starts
             # with fresh moments; the step counter goes on.
@@ -520,7 +576,7 @@ class BaseGD(BaseEstimator):
         while ``predict`` used it. Unchanged attributes leave ``state`` exactly as it
         was; with averaging, the average restarts at the edited values.
         """
-        params = state.params()
+        params = state.params() * state.y_scale  # in the units of coef_ (exact)
         coef = self.coef_.toarray() if sp.issparse(self.coef_) else self.coef_  # sparsify
         coef = np.atleast_2d(np.asarray(coef, dtype=np.float64))
         intercept = np.asarray(self.intercept_, dtype=np.float64).reshape(-1)
@@ -536,19 +592,20 @@ class BaseGD(BaseEstimator):
             raise ValueError("coef_ and intercept_ must be finite to continue training.")
         for target in (state.theta, state.avg):
             if target is not None:
-                target[:, :-1] = coef
-                target[:, -1] = intercept
+                target[:, :-1] = coef / state.y_scale
+                target[:, -1] = intercept / state.y_scale
 
     def _commit(self, state):
         """Publish a successfully trained state as the fitted attributes."""
         self._state = state
-        self.coef_, self.intercept_ = self._published(state.params())
+        self.coef_, self.intercept_ = self._published(state.params(), state.y_scale)
         self.t_ = state.t
 
-    def _published(self, params):
-        """``(coef, intercept)`` copied from ``params``, shaped as the fitted attributes."""
-        coef = params[:, :-1].copy()
-        return (coef[0] if self._coef_is_1d() else coef), params[:, -1].copy()
+    def _published(self, params, y_scale):
+        """``(coef, intercept)`` of ``params`` trained on targets divided by ``y_scale``,
+        in the targets' units, shaped as the fitted attributes (new arrays)."""
+        coef = params[:, :-1] * y_scale
+        return (coef[0] if self._coef_is_1d() else coef), params[:, -1] * y_scale
 
     def _coef_2d(self):
         return self.coef_ if sp.issparse(self.coef_) else np.atleast_2d(self.coef_)
@@ -629,6 +686,18 @@ class BaseGD(BaseEstimator):
         A ``fit`` whose objective grew OBJECTIVE_GROWTH_WARN-fold warns instead.
         """
         optimizer, schedule, l2, l1 = self._components
+        # Training on targets divided by y_scale (a power of two, so exactly), the
+        # objective is the original one divided by y_scale**k: the penalty strengths
+        # and a loss threshold in the targets' units are scaled to keep its minimizer.
+        y_scale = state.y_scale
+        degree = self._target_degree() if y_scale != 1.0 else None
+        y, loss_param, objective_unit = data.y, self._loss_spec.param, 1.0
+        if degree is not None:
+            y = _readonly(data.y / y_scale)
+            l2, l1 = l2 * y_scale ** (2 - degree), l1 * y_scale ** (1 - degree)
+            if self._loss_spec.param_in_target_units:
+                loss_param = loss_param / y_scale
+            objective_unit = y_scale ** degree
         n_rows = data.rows.shape[0]
         batch_size = self._batch_size(n_rows)
         threads = effective_threads(self.n_jobs)
@@ -639,6 +708,7 @@ class BaseGD(BaseEstimator):
         state.eta0 = self.eta0
         spec, kernel, work = self._kernel_args(data, state, optimizer, schedule, l2, l1,
                                                self._mode, threads, batch_size)
+        spec = spec._replace(loss_param=loss_param)
         layout = self._shuffle_layout(data, batch_size)
         order = first_order if first_order is not None else np.empty(n_rows, dtype=np.int64)
         avg = state.avg if state.avg is not None else state.theta[:0]
@@ -656,12 +726,14 @@ class BaseGD(BaseEstimator):
                 if epoch > 1 or first_order is None:
                     self._epoch_order(data, rng, layout, order)
                 lsum, wsum, state.t, state.opt_t = kernel(
-                    *data.kernel_X, data.y, data.sw, order, batch_size, state.theta,
+                    *data.kernel_X, y, data.sw, order, batch_size, state.theta,
                     state.opt_state, avg, work, spec, state.t, state.opt_t)
                 params = state.params()
                 with np.errstate(over="ignore", invalid="ignore"):  # checked just below
-                    objective = (lsum / wsum if wsum > 0 else 0.0) + penalty_value(
-                        params[:, :-1], self.penalty, self.alpha, self.l1_ratio)
+                    # tol applies to the scaled objective; the original is reported.
+                    scaled_objective = (lsum / wsum if wsum > 0 else 0.0) + strengths_value(
+                        params[:, :-1], l2, l1)
+                    objective = scaled_objective * objective_unit
                 if not (np.isfinite(objective) and np.all(np.isfinite(state.theta))):
                     raise DivergenceError(
                         f"Training diverged at epoch {epoch} (step {state.t}): the objective or "
@@ -672,7 +744,7 @@ class BaseGD(BaseEstimator):
                 curve.append(objective)
                 score = None
                 if validation is not None:
-                    score = self._validation_score(validation, params)
+                    score = self._validation_score(validation, params, y_scale)
                     val_scores.append(score)
                 lr = K.learning_rate(spec.sched_code, spec.sched_params, max(state.t, 1))
                 info = {"epoch": epoch, "objective": objective, "validation_score": score,
@@ -692,13 +764,13 @@ class BaseGD(BaseEstimator):
                         best_score, best_iter = score, epoch
                         best_state = state.copy()
                 else:
-                    improved = self.tol is None or objective < best_loss - self.tol
-                    best_loss = min(best_loss, objective)
+                    improved = self.tol is None or scaled_objective < best_loss - self.tol
+                    best_loss = min(best_loss, scaled_objective)
                 no_improve = 0 if improved else no_improve + 1
                 if self.callback is not None:
                     # Copies, as published by a fit: a callback may keep them (a learning
                     # path) and cannot change the training by writing to them.
-                    info["coef"], info["intercept"] = self._published(params)
+                    info["coef"], info["intercept"] = self._published(params, y_scale)
                     if self.callback(self, info):
                         stopped = True
                         break
@@ -735,9 +807,11 @@ class BaseGD(BaseEstimator):
                   "best_score": best_score, "best_iter": best_iter}
         return state, report
 
-    def _validation_score(self, validation, params):
+    def _validation_score(self, validation, params, y_scale):
         Xv, yv, swv = validation
         raw = self._raw_from(Xv, params[:, :-1], params[:, -1])
+        if y_scale != 1.0:
+            raw *= y_scale
         return float(self._score_raw(raw, yv, swv))
 
     @transactional
@@ -809,9 +883,16 @@ class BaseGD(BaseEstimator):
         batch_size = self._batch_size(data.rows.shape[0])
         self._epoch_order(data, rng, self._shuffle_layout(data, batch_size), order)
         first = order[:batch_size]
+        y_first, sw_first = data.y[first], data.sw[first]
+        y_scale = 1.0
+        if self._target_degree() is not None:
+            # A partition of DataParallelGD takes the scale all partitions share.
+            hint = self.__dict__.pop("_y_scale_hint", None)
+            y_scale = hint if hint is not None else target_scale(y_first, sw_first)
         state = self._fresh_state(n_out, data.X.shape[1], self._components[0], coef_init,
                                   intercept_init,
-                                  lambda: self._baseline(data.y[first], data.sw[first]))
+                                  lambda: self._baseline(y_first / y_scale, sw_first),
+                                  y_scale)
         return state, order
 
     @transactional

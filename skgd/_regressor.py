@@ -49,10 +49,11 @@ class GDRegressor(RegressorMixin, BaseGD):
         ``"warmup"`` (those objects with their default settings) or an object from
         :mod:`skgd.schedules`.
     eta0 : float, default=0.1
-        Base step size. The regressor's defaults differ from the classifier's because
-        regression coefficients and intercepts live on the targets' scale: a larger
-        first step reaches them, and the plateau decay removes the noise it leaves
-        (measured in docs/defaults.rst).
+        Base step size, in units of the targets' spread with ``scale_target``. The
+        regressor's defaults differ from the classifier's because regression
+        coefficients and intercepts live on the targets' scale: a larger first step
+        reaches them, and the plateau decay removes the noise it leaves (measured in
+        docs/defaults.rst).
     power_t : float, default=0.25
         Exponent of ``"invscaling"``.
     batch_size : int, default=32
@@ -62,7 +63,8 @@ class GDRegressor(RegressorMixin, BaseGD):
         Maximum number of epochs.
     tol : float or None, default=1e-3
         Training stops when the epoch objective (or the validation score with early
-        stopping) has not improved by ``tol`` for ``n_iter_no_change`` epochs.
+        stopping) has not improved by ``tol`` for ``n_iter_no_change`` epochs. With
+        ``scale_target``, the objective compared is that of the scaled targets.
     n_iter_no_change : int, default=5
     shuffle : bool, default=True
         Shuffle the visiting order each epoch: a row permutation when the data fits
@@ -83,6 +85,16 @@ class GDRegressor(RegressorMixin, BaseGD):
         Threshold of the huber and epsilon-insensitive losses.
     quantile : float in (0, 1), default=0.5
         Quantile of ``loss="quantile"``.
+    scale_target : bool, default=True
+        Train on the targets divided by their scale: the power of two nearest the
+        standard deviation of the first batch's targets, chosen when training starts
+        and kept by ``warm_start`` and ``partial_fit``. ``eta0`` and ``tol`` then mean
+        the same for targets in any unit (Adam's steps are ``eta0`` in the units of
+        the coefficients, which live on the targets' scale). The minimizer does not
+        change: ``epsilon`` and the penalty are scaled with the targets, and
+        ``coef_``, ``intercept_``, ``loss_curve_`` and predictions are in the targets'
+        units. Not for ``loss="poisson"``, whose log link needs no scaling.
+        ``False`` trains on the targets as given.
     verbose : int, default=0
         Print one line per epoch.
     n_jobs : int or None, default=None
@@ -129,6 +141,7 @@ class GDRegressor(RegressorMixin, BaseGD):
         **BaseGD._parameter_constraints,
         "loss": [StrOptions(set(REGRESSION_LOSSES))],
         "quantile": [Interval(Real, 0, 1, closed="neither")],
+        "scale_target": ["boolean"],
     }
     _mode = MODE_SINGLE
     # R^2 is undefined (NaN) for fewer than two samples: no epoch would ever be best.
@@ -159,6 +172,7 @@ class GDRegressor(RegressorMixin, BaseGD):
         average=False,
         epsilon=0.1,
         quantile=0.5,
+        scale_target=True,
         verbose=0,
         n_jobs=None,
         callback=None,
@@ -184,6 +198,7 @@ class GDRegressor(RegressorMixin, BaseGD):
         self.average = average
         self.epsilon = epsilon
         self.quantile = quantile
+        self.scale_target = scale_target
         self.verbose = verbose
         self.n_jobs = n_jobs
         self.callback = callback
@@ -202,6 +217,9 @@ class GDRegressor(RegressorMixin, BaseGD):
 
     def _apply_class_weight(self, sw, y, partial):
         return sw
+
+    def _target_degree(self):
+        return self._loss_spec.target_degree if self.scale_target else None
 
     def _baseline(self, y, sw):
         return self._loss_spec.baseline_margin(y, sw)

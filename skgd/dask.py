@@ -28,6 +28,8 @@ from sklearn.utils import check_random_state
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
+from ._base import target_scale
+
 __all__ = ["DataParallelGD"]
 
 
@@ -129,9 +131,25 @@ def _n_rows(block):
     return int(np.shape(block)[0])
 
 
-def _local_round(model, fitted, Xb, yb, swb, classes, epochs, seed):
+def _first_rows_scale(model, yb, swb):
+    """The target scale (skgd._base.target_scale) of a partition's first batch of rows,
+    which every partition of the first round then trains with: models trained on
+    targets divided by different scales could not be averaged. None if the model does
+    not scale its targets or the partition has no weighted rows."""
+    n = _n_rows(yb)
+    if n == 0 or not getattr(model, "scale_target", False) \
+            or model._get_loss_spec().target_degree is None:
+        return None
+    rows = min(n, model.batch_size)
+    y = np.asarray(yb, dtype=np.float64)[:rows]
+    sw = np.ones(rows) if swb is None else np.asarray(swb, dtype=np.float64)[:rows]
+    return target_scale(y, sw) if np.any(sw > 0) else None
+
+
+def _local_round(model, fitted, Xb, yb, swb, classes, epochs, seed, y_scale=None):
     """Train a private copy of ``model`` for ``epochs`` epochs on one partition.
 
+    ``y_scale``: the target scale a model starting in this round takes.
     Returns ``(model, weight, objective)``, or None for an empty partition.
     """
     n = _n_rows(yb)
@@ -146,9 +164,12 @@ def _local_round(model, fitted, Xb, yb, swb, classes, epochs, seed):
         local._state.rng = np.random.RandomState(seed)
     else:
         local.set_params(random_state=seed)
+        if y_scale is not None:
+            local._y_scale_hint = y_scale
     kwargs = {} if classes is None else {"classes": classes}
     for _ in range(epochs):
         local.partial_fit(Xb, yb, sample_weight=swb, **kwargs)
+    local.__dict__.pop("_y_scale_hint", None)  # unused by a loss without scaling
     sw = np.ones(n) if swb is None else np.asarray(swb, dtype=np.float64)
     frozen = getattr(local, "_class_weight_frozen", None)
     if frozen is not None:
@@ -166,6 +187,13 @@ def _average(results, step_counter):
     model = copy.deepcopy(results[0][0])
     states = [r[0]._state for r in results]
     state = model._state
+    for s in states:
+        if s.y_scale != state.y_scale:
+            # Only when the first round's shared scale could not be found (an empty
+            # first partition): the parameters are rescaled exactly (powers of two),
+            # the moments are averaged as they are.
+            s.theta = s.theta * (s.y_scale / state.y_scale)
+            s.avg = None if s.avg is None else s.avg * (s.y_scale / state.y_scale)
 
     def mean(arrays):
         out = np.zeros_like(arrays[0])
@@ -238,7 +266,8 @@ class DataParallelGD(BaseEstimator):
         ``batch_size``, ``average``, ``class_weight`` and ``n_jobs`` are used;
         ``max_iter``, ``tol`` and ``early_stopping`` are not (``n_rounds`` replaces
         them). ``class_weight="balanced"`` is computed from the labels of all
-        partitions, not per partition.
+        partitions, not per partition. A regressor's ``scale_target`` scale is that
+        of partition 0's first batch, for every partition.
     n_rounds : int, default=10
         Rounds of local training followed by averaging.
     local_epochs : int, default=1
@@ -375,13 +404,15 @@ class DataParallelGD(BaseEstimator):
                    else int(rng.randint(np.iinfo(np.int32).max)))
 
         model, fitted = est, False
+        y_scale = None if classifier else dask.delayed(_first_rows_scale)(est, yb[0], swb[0])
         curve = []
         for r in range(self.n_rounds):
             model_d = dask.delayed(model, pure=False)
             local = [
                 dask.delayed(_local_round)(
                     model_d, fitted, xb, yb_, sb, classes, self.local_epochs,
-                    int(np.random.SeedSequence([entropy, r, p]).generate_state(1)[0]))
+                    int(np.random.SeedSequence([entropy, r, p]).generate_state(1)[0]),
+                    None if fitted else y_scale)
                 for p, (xb, yb_, sb) in enumerate(zip(Xb, yb, swb))
             ]
             averaged = dask.delayed(_average)(local, self.step_counter)

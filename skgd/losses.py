@@ -65,10 +65,17 @@ class LossSpec:
     #: "log_mean" or "log_odds" of the (first batch's) targets.
     baseline = "zero"
 
-    def __init__(self, name, code, param=0.0):
+    def __init__(self, name, code, param=0.0, target_degree=None,
+                 param_in_target_units=False):
         self.name = name
         self.code = code
         self.param = float(param)
+        #: ``k`` such that ``L(c y, c p) = c**k L(y, p)`` for every ``c > 0`` (with
+        #: ``param`` divided by ``c`` too when ``param_in_target_units``), or None when
+        #: the loss has no such scaling (classification, the log link of poisson).
+        #: Training on scaled targets relies on it (``GDRegressor(scale_target=True)``).
+        self.target_degree = target_degree
+        self.param_in_target_units = param_in_target_units
 
     def __repr__(self):
         return f"LossSpec({self.name!r}, param={self.param})"
@@ -147,14 +154,15 @@ CLASSIFICATION_LOSSES = {
     "perceptron": lambda p: _Classification("perceptron", C.LOSS_HINGE, 0.0),
 }
 REGRESSION_LOSSES = {
-    "squared_error": lambda p: _Regression("squared_error", C.LOSS_SQUARED),
-    "huber": lambda p: _Median("huber", C.LOSS_HUBER, p["epsilon"]),
+    "squared_error": lambda p: _Regression("squared_error", C.LOSS_SQUARED, 0.0, 2),
+    "huber": lambda p: _Median("huber", C.LOSS_HUBER, p["epsilon"], 2, True),
     "epsilon_insensitive": lambda p: _Median(
-        "epsilon_insensitive", C.LOSS_EPSILON_INSENSITIVE, p["epsilon"]),
+        "epsilon_insensitive", C.LOSS_EPSILON_INSENSITIVE, p["epsilon"], 1, True),
     "squared_epsilon_insensitive": lambda p: _Regression(
-        "squared_epsilon_insensitive", C.LOSS_SQUARED_EPSILON_INSENSITIVE, p["epsilon"]),
+        "squared_epsilon_insensitive", C.LOSS_SQUARED_EPSILON_INSENSITIVE, p["epsilon"],
+        2, True),
     "poisson": lambda p: _Poisson("poisson", C.LOSS_POISSON),
-    "quantile": lambda p: _Quantile("quantile", C.LOSS_QUANTILE, p["quantile"]),
+    "quantile": lambda p: _Quantile("quantile", C.LOSS_QUANTILE, p["quantile"], 1),
 }
 
 

@@ -36,7 +36,11 @@ def penalty_strengths(penalty, alpha, l1_ratio):
 
 def penalty_value(coef, penalty, alpha, l1_ratio):
     """``alpha * R(coef)``."""
-    l2, l1 = penalty_strengths(penalty, alpha, l1_ratio)
+    return strengths_value(coef, *penalty_strengths(penalty, alpha, l1_ratio))
+
+
+def strengths_value(coef, l2, l1):
+    """``0.5 * l2 * ||coef||^2 + l1 * ||coef||_1``."""
     value = 0.0
     if l2:
         value += 0.5 * l2 * float(np.dot(coef.ravel(), coef.ravel()))

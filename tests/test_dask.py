@@ -479,3 +479,57 @@ def test_not_a_skgd_estimator():
     Xd = da.zeros((10, 2), chunks=5)
     with pytest.raises(TypeError, match="skgd estimator"):
         DataParallelGD(SGDClassifier()).fit(Xd, da.zeros(10, chunks=5))
+
+
+def test_data_parallel_regressor_partitions_share_one_target_scale(reg_data):
+    """Models trained on targets divided by different scales could not be averaged:
+    the first round takes the scale of partition 0's first batch for every partition,
+    even where a partition's own targets spread 16x wider."""
+    from skgd._base import target_scale
+
+    X, Xte, y, yte = reg_data
+    y, yte = 1e4 * y, 1e4 * yte
+    half = X.shape[0] // 2
+    y_wide = y.copy()
+    y_wide[half:] *= 16  # partition 1 alone would choose a 16x larger scale
+    est = GDRegressor(random_state=0)
+    seen = []
+    original = DataParallelGD.fit.__globals__["_local_round"]
+
+    def spy(*args, **kwargs):
+        out = original(*args, **kwargs)
+        seen.append(out[0]._state.y_scale)
+        return out
+
+    with dask.config.set(scheduler="sync"):
+        import skgd.dask as skd
+        skd._local_round, saved = spy, skd._local_round
+        try:
+            model = DataParallelGD(est, n_rounds=1).fit(
+                da.from_array(X, chunks=(half, 20)), da.from_array(y_wide, chunks=half))
+        finally:
+            skd._local_round = saved
+        assert seen == [target_scale(y_wide[:32], np.ones(32))] * 2
+        assert model.estimator_._state.y_scale == seen[0]
+        # Targets in other units (a power of two apart) give the same model in them.
+        Xd = da.from_array(X, chunks=(half, 20))
+        models = [DataParallelGD(est, n_rounds=3).fit(Xd, da.from_array(c * y, chunks=half))
+                  for c in (2.0 ** -13, 1.0)]
+    np.testing.assert_array_equal(models[1].coef_, 2.0 ** 13 * models[0].coef_)
+    assert models[1].score(Xte, yte) > 0.95
+
+
+def test_average_of_models_with_different_target_scales_is_in_target_units(reg_data):
+    """Without a shared scale (an empty first partition), the average is still the
+    weighted mean of the published coefficients."""
+    from skgd.dask import _average, _local_round
+
+    X, _, y, _ = reg_data
+    est = GDRegressor(random_state=0, optimizer="sgd", eta0=0.001)
+    a = _local_round(est, False, X[:3000], y[:3000], None, None, 1, 0)
+    b = _local_round(est, False, X[3000:6000], 64 * y[3000:6000], None, None, 1, 1)
+    assert a[0]._state.y_scale != b[0]._state.y_scale
+    model, _ = _average([a, b], "max")
+    np.testing.assert_allclose(model.coef_, 0.5 * (a[0].coef_ + b[0].coef_), rtol=1e-12)
+    np.testing.assert_allclose(model.intercept_,
+                               0.5 * (a[0].intercept_ + b[0].intercept_), rtol=1e-12)

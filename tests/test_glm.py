@@ -178,10 +178,15 @@ def test_quantile_matches_quantile_regressor(quantile):
     X = StandardScaler().fit_transform(X)
     Xtr, Xte, ytr, yte = train_test_split(X, y, random_state=0)
     ref = QuantileRegressor(quantile=quantile, alpha=0).fit(Xtr, ytr)
-    est = GDRegressor(loss="quantile", quantile=quantile, alpha=0, random_state=0).fit(Xtr, ytr)
-    ours = mean_pinball_loss(yte, est.predict(Xte), alpha=quantile)
-    theirs = mean_pinball_loss(yte, ref.predict(Xte), alpha=quantile)
-    assert ours <= 1.01 * theirs, (ours, theirs)
+    est = GDRegressor(loss="quantile", quantile=quantile, alpha=0, tol=1e-4,
+                      random_state=0).fit(Xtr, ytr)
+    # QuantileRegressor (alpha=0) is the exact minimizer of the training loss: the
+    # stochastic fit ends within 3% of it (0.3-2.4% measured over 8 seeds at tol=1e-4;
+    # 0.4-6% at the default tol), and within 6% on the test split (at most 4%).
+    for Xs, ys, slack in [(Xtr, ytr, 1.03), (Xte, yte, 1.06)]:
+        ours = mean_pinball_loss(ys, est.predict(Xs), alpha=quantile)
+        theirs = mean_pinball_loss(ys, ref.predict(Xs), alpha=quantile)
+        assert ours <= slack * theirs, (ours, theirs)
     # The fitted line leaves about `quantile` of the training targets below it.
     assert abs(np.mean(ytr <= est.predict(Xtr)) - quantile) < 0.05
 
