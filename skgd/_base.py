@@ -214,6 +214,10 @@ class _TrainData:
         self.y = _readonly(y)
         self.sw = _readonly(sw)
         self.rows = rows  # the rows visited by an epoch (all but the validation rows)
+        # What a batch's gradient sum is divided by, per row (see skgd._kernels._epoch).
+        # partial_fit: the mean of the call's rows.
+        w_mean = float(np.mean(sw[rows])) if rows.shape[0] else 0.0
+        self.w_mean = w_mean if w_mean > 0.0 else 1.0  # all zero: no batch is stepped
         self.row_work = max(1.0, X.nnz / max(X.shape[0], 1)) if self.sparse else X.shape[1]
         # The shuffle layout is chosen from the dense size (shape and dtype), whatever
         # the storage, so that dense and sparse fits with the same random_state visit
@@ -636,6 +640,7 @@ class BaseGD(BaseEstimator):
             par_rows=bool(threads > 1 and not data.sparse
                           and batch_size * data.row_work >= scale * PAR_ROWS_MIN_WORK),
             par_update=bool(threads > 1 and n_out * D1 >= scale * PAR_UPDATE_MIN),
+            w_mean=data.w_mean,
         )
         if data.sparse and optimizer._code == K.OPT_SGD and optimizer.momentum == 0 \
                 and not spec.avg_start:

@@ -282,8 +282,9 @@ NAMED = {
 # ---------------------------------------------------------------------------- training
 
 
-def _batch_gradient(Xa, y, s, theta, mode, loss, loss_param):
-    """Weighted-mean gradient of the loss over one batch (no penalty)."""
+def _batch_gradient(Xa, y, s, theta, mode, loss, loss_param, w_mean):
+    """Gradient of the loss over one batch (no penalty): the weighted sum divided by
+    the batch's rows times the data's mean weight, the batch's expected weight."""
     P = Xa @ theta.T  # (m, K)
     if mode == "multinomial":
         _, DL = softmax_loss_and_derivative(P, y)
@@ -293,7 +294,7 @@ def _batch_gradient(Xa, y, s, theta, mode, loss, loss_param):
     else:
         _, DL = loss_and_derivative(loss, P[:, 0], y, loss_param)
         DL = DL[:, None]
-    return (s[:, None] * DL).T @ Xa / s.sum()
+    return (s[:, None] * DL).T @ Xa / (s.shape[0] * w_mean)
 
 
 def train(X, y, optimizer, *, loss="squared_error", loss_param=None, mode="single",
@@ -340,7 +341,8 @@ def train(X, y, optimizer, *, loss="squared_error", loss_param=None, mode="singl
                 continue  # an all-zero-weight batch is skipped and does not count
             t += 1
             step = lr(t) * factor
-            g = _batch_gradient(Xa[rows], y[rows], s, theta, mode, loss, loss_param)
+            g = _batch_gradient(Xa[rows], y[rows], s, theta, mode, loss, loss_param,
+                                s_all.mean())
             if l2:
                 if decoupled:
                     theta[:, is_coef] *= 1.0 - step * l2

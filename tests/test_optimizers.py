@@ -366,7 +366,8 @@ def test_softmax_differs_from_ovr():
 # ------------------------------------------------------------- sample weights
 @pytest.mark.parametrize("optimizer", ["sgd", "adam"])
 def test_sample_weights_and_zero_weight_batch(optimizer):
-    # Weighted batch means; an all-zero-weight batch (rows 32..63) makes no update
+    # Weighted batch sums over the batch's expected weight (its rows times the mean
+    # weight, tests/_reference.py); an all-zero-weight batch (rows 32..63) makes no update
     # and does not advance t.
     X, y = DATA["regression"]
     sw = np.random.RandomState(3).uniform(0.2, 3.0, N)

@@ -6,8 +6,15 @@ One epoch visits the rows in a given order, cuts it into batches of
 1. accumulates ``sum_i s_i dL_i/dp * [x_i, 1]`` and ``sum_i s_i L_i`` in one sweep over
    each row (dense: split into a fixed number of row chunks, each with its own padded
    accumulator, run in parallel when the batch is large enough);
-2. reduces the chunks in a fixed order, divides by ``sum_i s_i`` and applies the L2 term,
-   the optimizer rule, the L1 proximal step and averaging, coordinate by coordinate.
+2. reduces the chunks in a fixed order, divides by the batch's rows times the mean
+   weight of the data (``spec.w_mean``) and applies the L2 term, the optimizer rule,
+   the L1 proximal step and averaging, coordinate by coordinate.
+
+Dividing by the expected weight of the batch, not by its own weight sum, makes the
+batch gradient an unbiased estimate of the objective's (a weighted mean over all rows):
+divided by its own sum, a one-row batch's gradient did not depend on its weight, so
+``batch_size=1`` ignored the weights, and small batches underweighted heavy rows. Both
+are the same for unweighted data and for full batches.
 
 The number of chunks depends on the batch only, never on the thread count, so the
 arithmetic (and the result) is the same for every ``n_jobs``. A batch whose weights are
@@ -450,7 +457,8 @@ def epoch_dense(X, y, sw, order, batch_size, theta, state, avg, work, spec, t, o
         if bw > 0.0:
             t += 1
             opt_t += 1
-            _update(theta, state, avg, work[0], C, 1.0 / bw, spec, work[3], t, opt_t)
+            _update(theta, state, avg, work[0], C, 1.0 / ((stop - start) * spec.w_mean),
+                    spec, work[3], t, opt_t)
     return lsum, wsum, t, opt_t
 
 
@@ -468,7 +476,8 @@ def epoch_csr(data, indices, indptr, y, sw, order, batch_size, theta, state, avg
         if bw > 0.0:
             t += 1
             opt_t += 1
-            _update(theta, state, avg, work[0], C, 1.0 / bw, spec, work[3], t, opt_t)
+            _update(theta, state, avg, work[0], C, 1.0 / (rows.shape[0] * spec.w_mean),
+                    spec, work[3], t, opt_t)
     return lsum, wsum, t, opt_t
 
 
@@ -489,6 +498,7 @@ KernelSpec = namedtuple(
         "avg_start",  # int: first update included in the average, 0 = no averaging
         "par_rows",  # bool: parallel over row chunks
         "par_update",  # bool: parallel over coordinates in the update
+        "w_mean",  # float: mean weight of the rows trained on (> 0)
     ],
 )
 
@@ -675,7 +685,8 @@ def epoch_csr_lazy(data, indices, indptr, y, sw, order, batch_size, theta, state
         lr = learning_rate(spec.sched_code, spec.sched_params, t)
         if spec.l2 != 0.0:
             scale *= 1.0 - lr * spec.l2
-        step = lr / bw / scale
+        bn = (stop - start) * spec.w_mean  # the batch's expected weight (see top)
+        step = lr / bn / scale
         c = lr * spec.l1 / scale
         u_next = u + c
         _step_rows(data, indices, indptr, order, start, stop, dk, step, P)
@@ -688,7 +699,7 @@ def epoch_csr_lazy(data, indices, indptr, y, sw, order, batch_size, theta, state
             P[j, LU] = u_next
         if spec.fit_intercept:
             for k in range(K):
-                theta[k, d] -= lr * gb[k] / bw
+                theta[k, d] -= lr * gb[k] / bn
         u = u_next
         if scale < 1e-9:
             # Renormalize before the scale underflows: fold it and the thresholds in.
@@ -779,11 +790,12 @@ def epoch_csr_scaled(data, indices, indptr, y, sw, order, batch_size, theta, sta
         lr = learning_rate(spec.sched_code, spec.sched_params, t)
         if spec.l2 != 0.0:
             scale *= 1.0 - lr * spec.l2
-        step = lr / bw / scale
+        bn = (stop - start) * spec.w_mean
+        step = lr / bn / scale
         _step_rows(data, indices, indptr, order, start, stop, dk, step, V)
         if spec.fit_intercept:
             for k in range(K):
-                theta[k, d] -= lr * gb[k] / bw
+                theta[k, d] -= lr * gb[k] / bn
         if scale < 1e-9:
             # Fold the scale in before it underflows.
             for j in range(d):
