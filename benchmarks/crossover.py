@@ -24,7 +24,7 @@ def epoch_seconds(X, y, batch_size, parallel, repeats=3):
     work = make_work(MAX_CHUNKS, 1, d + 1)
     spec = KernelSpec(MODE_SINGLE, LOSS_LOG, 0.0, OPT_ADAM, np.array([0.9, 0.999, 1e-8, 0.0]),
                       False, SCHED_CONSTANT, np.array([0.01]), 1e-4, 0.0, True, 0, parallel,
-                      False, w_mean=1.0)
+                      False, w_mean=1.0, pa=0, pa_c=0.0)
     sw = np.ones(n)
     order = np.arange(n)
     epoch_dense(X[:2048], y, sw, order[:2048], batch_size, theta, state, theta[:0], work, spec,

@@ -232,6 +232,8 @@ class BaseGD(BaseEstimator):
     #: Fewest validation rows whose score is defined, and the score's name.
     _min_validation_samples = 1
     _score_name = "accuracy"
+    #: The loss of learning_rate "pa1" / "pa2" (as in scikit-learn).
+    _pa_loss = "hinge"
 
     _parameter_constraints: dict = {
         "penalty": [StrOptions({"l2", "l1", "elasticnet"}), None],
@@ -329,8 +331,24 @@ class BaseGD(BaseEstimator):
         self._loss_spec = self._get_loss_spec()
         optimizer = get_optimizer(self.optimizer)
         schedule = get_schedule(self.learning_rate)
+        if schedule.pa_code:
+            self._check_passive_aggressive(optimizer, schedule)
         l2, l1 = penalty_strengths(self.penalty, self.alpha, self.l1_ratio)
         return optimizer, schedule, l2, l1
+
+    def _check_passive_aggressive(self, optimizer, schedule):
+        name = self.learning_rate if isinstance(self.learning_rate, str) \
+            else type(schedule).__name__
+        if self.loss != self._pa_loss:
+            raise ValueError(f"Learning rate {name!r} only works with loss "
+                             f"{self._pa_loss!r}; got loss={self.loss!r}.")
+        if optimizer._code != K.OPT_SGD or optimizer.momentum != 0:
+            # Momentum carries each step into the next ones: PA steps, which each just
+            # fix a row's loss, then overshoot (digits, batch 1: coefficients 1e111).
+            raise ValueError(
+                f"Learning rate {name!r} sets each row's step itself (passive-aggressive), "
+                "which plain SGD takes as it is: use optimizer='sgd' (no momentum); got "
+                f"optimizer={self.optimizer!r}.")
 
     def _target_degree(self):
         """The loss's ``target_degree`` when targets are trained scaled, else None."""
@@ -621,6 +639,10 @@ class BaseGD(BaseEstimator):
     def _kernel_args(self, data, state, optimizer, schedule, l2, l1, mode, threads,
                      batch_size):
         code, sched_params = schedule.kernel_args(self, state.eta)
+        if schedule.pa_code:
+            # The rate is 1 and eta0 is the C of the rows' steps; a penalty decays with
+            # step eta0, as in scikit-learn.
+            l2, l1 = l2 * self.eta0, l1 * self.eta0
         n_out, D1 = state.theta.shape
         scale = WORKQUEUE_REGION_FACTOR if threads > 1 and threading_layer() == "workqueue" \
             else 1
@@ -641,6 +663,8 @@ class BaseGD(BaseEstimator):
                           and batch_size * data.row_work >= scale * PAR_ROWS_MIN_WORK),
             par_update=bool(threads > 1 and n_out * D1 >= scale * PAR_UPDATE_MIN),
             w_mean=data.w_mean,
+            pa=int(schedule.pa_code),
+            pa_c=float(self.eta0),
         )
         if data.sparse and optimizer._code == K.OPT_SGD and optimizer.momentum == 0 \
                 and not spec.avg_start:

@@ -67,8 +67,13 @@ class GDClassifier(ClassifierMixin, BaseGD):
         Multiplies the sample weights. With ``partial_fit``, ``"balanced"`` is computed
         from the first call's chunk and kept (classes absent from it get weight 1).
     learning_rate : str or Schedule, default="constant"
+        As in :class:`GDRegressor`; ``"pa1"``/``"pa2"`` (passive-aggressive, the
+        replacement of scikit-learn's ``PassiveAggressiveClassifier``) need
+        ``loss="hinge"`` and ``optimizer="sgd"``, e.g. ``GDClassifier(loss="hinge",
+        penalty=None, optimizer="sgd", learning_rate="pa1", eta0=1.0, batch_size=1)``.
     eta0 : float, default=0.01
-        Step size of Adam's normalized steps (defaults measured in docs/defaults.rst).
+        Step size of Adam's normalized steps (defaults measured in docs/defaults.rst);
+        the aggressiveness C of ``"pa1"``/``"pa2"``.
     penalty, alpha, l1_ratio, fit_intercept, optimizer, power_t, batch_size, max_iter, \
 tol, n_iter_no_change, shuffle, random_state, early_stopping, validation_fraction, \
 warm_start, average, epsilon, verbose, n_jobs, callback :

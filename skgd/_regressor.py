@@ -46,8 +46,10 @@ class GDRegressor(RegressorMixin, BaseGD):
         ``"adaptive"`` (``eta0``, divided by 5 whenever ``n_iter_no_change`` epochs
         fail to improve by ``tol``), ``"plateau"`` (``eta0``, divided by 5 after every
         epoch that fails to improve by ``tol``), ``"exponential"``, ``"cosine"``,
-        ``"warmup"`` (those objects with their default settings) or an object from
-        :mod:`skgd.schedules`.
+        ``"warmup"`` (those objects with their default settings), ``"pa1"``/``"pa2"``
+        (passive-aggressive steps, with ``loss="epsilon_insensitive"``,
+        ``optimizer="sgd"`` and ``eta0`` as the aggressiveness C: see
+        :class:`skgd.schedules.PA1`) or an object from :mod:`skgd.schedules`.
     eta0 : float, default=0.1
         Base step size, in units of the targets' spread with ``scale_target``. The
         regressor's defaults differ from the classifier's because regression
@@ -93,8 +95,9 @@ class GDRegressor(RegressorMixin, BaseGD):
         the coefficients, which live on the targets' scale). The minimizer does not
         change: ``epsilon`` and the penalty are scaled with the targets, and
         ``coef_``, ``intercept_``, ``loss_curve_`` and predictions are in the targets'
-        units. Not for ``loss="poisson"``, whose log link needs no scaling.
-        ``False`` trains on the targets as given.
+        units. Not for ``loss="poisson"``, whose log link needs no scaling, nor for
+        ``learning_rate="pa1"``/``"pa2"``, whose steps (as scikit-learn's) follow from
+        the loss. ``False`` trains on the targets as given.
     verbose : int, default=0
         Print one line per epoch.
     n_jobs : int or None, default=None
@@ -144,6 +147,7 @@ class GDRegressor(RegressorMixin, BaseGD):
         "scale_target": ["boolean"],
     }
     _mode = MODE_SINGLE
+    _pa_loss = "epsilon_insensitive"
     # R^2 is undefined (NaN) for fewer than two samples: no epoch would ever be best.
     _min_validation_samples = 2
     _score_name = "R^2"
@@ -219,7 +223,9 @@ class GDRegressor(RegressorMixin, BaseGD):
         return sw
 
     def _target_degree(self):
-        return self._loss_spec.target_degree if self.scale_target else None
+        if not self.scale_target or self._components[1].pa_code:
+            return None  # passive-aggressive steps follow from the loss, in y's units
+        return self._loss_spec.target_degree
 
     def _baseline(self, y, sw):
         return self._loss_spec.baseline_margin(y, sw)

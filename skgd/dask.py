@@ -29,6 +29,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
 from ._base import target_scale
+from .schedules import get_schedule
 
 __all__ = ["DataParallelGD"]
 
@@ -138,7 +139,8 @@ def _first_rows_scale(model, yb, swb):
     not scale its targets or the partition has no weighted rows."""
     n = _n_rows(yb)
     if n == 0 or not getattr(model, "scale_target", False) \
-            or model._get_loss_spec().target_degree is None:
+            or model._get_loss_spec().target_degree is None \
+            or get_schedule(model.learning_rate).pa_code:
         return None
     rows = min(n, model.batch_size)
     y = np.asarray(yb, dtype=np.float64)[:rows]

@@ -1,9 +1,9 @@
 """Step-size schedules: functions of the update counter ``t`` (starting at 1).
 
 The estimator's ``learning_rate`` is a name (scikit-learn's ``"constant"``,
-``"invscaling"``, ``"optimal"`` and ``"adaptive"``, or skgd's ``"plateau"``,
-``"exponential"``, ``"cosine"`` and ``"warmup"``) or one of the objects below. Every
-schedule takes its base value from the estimator's ``eta0``; ``t`` counts parameter
+``"invscaling"``, ``"optimal"``, ``"adaptive"``, ``"pa1"`` and ``"pa2"``, or skgd's
+``"plateau"``, ``"exponential"``, ``"cosine"`` and ``"warmup"``) or one of the objects
+below. Every schedule takes its base value from the estimator's ``eta0``; ``t`` counts parameter
 updates (mini-batches) and keeps counting across epochs, ``partial_fit`` calls and
 ``warm_start`` fits, so a schedule resumes where it stopped.
 
@@ -22,6 +22,9 @@ from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval
 
 from ._kernels._codes import (
+    PA_1,
+    PA_2,
+    PA_NONE,
     SCHED_CONSTANT,
     SCHED_COSINE,
     SCHED_EXPONENTIAL,
@@ -31,7 +34,7 @@ from ._kernels._codes import (
 )
 
 __all__ = ["Schedule", "Constant", "InvScaling", "Optimal", "Adaptive", "Plateau",
-           "Exponential", "Cosine", "WarmUp", "get_schedule"]
+           "Exponential", "Cosine", "WarmUp", "PA1", "PA2", "get_schedule"]
 
 
 class Schedule(BaseEstimator):
@@ -40,6 +43,8 @@ class Schedule(BaseEstimator):
     _parameter_constraints: dict = {}
     #: Adaptive schedules are changed between epochs by the training loop.
     adaptive = False
+    #: Passive-aggressive schedules set each row's step themselves (PA_* code).
+    pa_code = PA_NONE
 
     def kernel_args(self, est, eta):
         raise NotImplementedError
@@ -209,6 +214,49 @@ class WarmUp(Schedule):
         return SCHED_WARMUP, np.array([eta, float(self.steps)])
 
 
+class PA1(Schedule):
+    """Passive-aggressive steps, PA-I (Crammer et al. 2006), as scikit-learn's
+    ``learning_rate="pa1"``: each row's step is ``tau = min(eta0, loss / ||x||^2)``,
+    the smallest that fixes its loss, at most ``eta0`` (the aggressiveness ``C``).
+
+    The step replaces the rate (which is 1): a row alone moves the model by ``tau y x``
+    (its intercept by ``tau y``), and a batch by the average of its rows' steps
+    (weighted as gradients are), so ``batch_size=1`` is the classic online algorithm
+    (what scikit-learn runs). For ``loss="hinge"`` (classifier) or
+    ``"epsilon_insensitive"`` (regressor), with plain SGD (``optimizer="sgd"``;
+    momentum would carry each step, which just fixes a row's loss, into the next
+    ones). A penalty decays with step ``eta0`` (``w *= 1 -
+    eta0 alpha`` per update for L2), as in scikit-learn; its passive-aggressive
+    estimators had none (``penalty=None``). Targets are not scaled (``scale_target``).
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_breast_cancer
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from skgd import GDClassifier
+    >>> X, y = load_breast_cancer(return_X_y=True)
+    >>> clf = make_pipeline(StandardScaler(), GDClassifier(
+    ...     loss="hinge", penalty=None, optimizer="sgd", learning_rate="pa1", eta0=1.0,
+    ...     batch_size=1, random_state=0)).fit(X, y)
+    >>> round(clf.score(X, y), 2) > 0.95
+    True
+    """
+
+    pa_code = PA_1
+
+    def kernel_args(self, est, eta):
+        return SCHED_CONSTANT, np.array([1.0])
+
+
+class PA2(PA1):
+    """Passive-aggressive steps, PA-II: ``tau = loss / (||x||^2 + 1 / (2 eta0))``, as
+    scikit-learn's ``learning_rate="pa2"``; the smaller ``eta0``, the more cautious
+    the step (see :class:`PA1` for everything else)."""
+
+    pa_code = PA_2
+
+
 SCHEDULES = {
     "constant": Constant,
     "invscaling": InvScaling,
@@ -218,6 +266,8 @@ SCHEDULES = {
     "exponential": Exponential,
     "cosine": Cosine,
     "warmup": WarmUp,
+    "pa1": PA1,
+    "pa2": PA2,
 }
 
 

@@ -3,11 +3,18 @@
 pytest runs with ``--import-mode=importlib``, so ``tests/`` is not on ``sys.path``:
 the plain-numpy reference implementations in ``_reference.py`` are registered here,
 before the test modules are collected, as the module ``_skgd_test_reference``.
+
+Bundled datasets with standardized features, as fixtures (a module may define its own
+under the same name). Tests must not modify them.
 """
 
 import importlib.util
 import sys
 from pathlib import Path
+
+import pytest
+from sklearn.datasets import load_breast_cancer, load_diabetes, load_digits
+from sklearn.preprocessing import StandardScaler
 
 
 def _register_reference():
@@ -21,3 +28,25 @@ def _register_reference():
 
 
 _register_reference()
+
+
+def _standardized(load):
+    X, y = load(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    X.flags.writeable = False
+    return X, y
+
+
+@pytest.fixture(scope="session")
+def digits():
+    return _standardized(load_digits)
+
+
+@pytest.fixture(scope="session")
+def diabetes():
+    return _standardized(load_diabetes)
+
+
+@pytest.fixture(scope="session")
+def cancer():
+    return _standardized(load_breast_cancer)

@@ -8,22 +8,14 @@ is the one of the objective in the targets' units (penalty and epsilon are scale
 import numpy as np
 import pytest
 from scipy.optimize import minimize
-from sklearn.datasets import load_diabetes
 from sklearn.linear_model import SGDRegressor
 from sklearn.model_selection import train_test_split
-from sklearn.preprocessing import StandardScaler
 
 from skgd import GDRegressor
 from skgd._base import target_scale
 from skgd.losses import REGRESSION_LOSSES, get_loss
 
 SCALED_LOSSES = [name for name in REGRESSION_LOSSES if name != "poisson"]
-
-
-@pytest.fixture(scope="module")
-def diabetes():
-    X, y = load_diabetes(return_X_y=True)
-    return StandardScaler().fit_transform(X), y
 
 
 def _objective(est, X, y):

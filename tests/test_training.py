@@ -27,18 +27,6 @@ from skgd.optimizers import (
 )
 
 
-@pytest.fixture(scope="module")
-def digits():
-    X, y = load_digits(return_X_y=True)
-    return StandardScaler().fit_transform(X), y
-
-
-@pytest.fixture(scope="module")
-def diabetes():
-    X, y = load_diabetes(return_X_y=True)
-    return StandardScaler().fit_transform(X), y
-
-
 def _chunks(n, n_chunks):
     bounds = np.linspace(0, n, n_chunks + 1).astype(int)
     return list(zip(bounds[:-1], bounds[1:]))

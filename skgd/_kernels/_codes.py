@@ -39,5 +39,11 @@ SCHED_EXPONENTIAL = 3  # params: eta0, gamma
 SCHED_COSINE = 4  # params: eta0, eta_min, period
 SCHED_WARMUP = 5  # params: eta0, warmup_steps  (linear warm-up, then constant)
 
+# Passive-aggressive steps (learning_rate "pa1" / "pa2"): each row's loss derivative
+# is scaled by its own step tau, from its loss and ||x||^2 (see _epoch._pa_tau).
+PA_NONE = 0
+PA_1 = 1  # tau = min(C, loss / ||x||^2)
+PA_2 = 2  # tau = loss / (||x||^2 + 1 / (2 C))
+
 # Number of per-batch constants an optimizer may precompute (bias corrections...).
 N_STEP_CONSTANTS = 4

@@ -34,6 +34,8 @@ from ._codes import (
     MODE_SINGLE,
     N_STEP_CONSTANTS,
     OPT_CUSTOM,
+    PA_1,
+    PA_NONE,
     SCHED_CONSTANT,
     SCHED_COSINE,
     SCHED_EXPONENTIAL,
@@ -158,6 +160,41 @@ def _sample_derivatives(spec, yi, pbuf, dbuf):
     return total
 
 
+@njit(fastmath=_FM, inline="always")
+def _sqnorm(x):
+    """``||x||^2`` of a row (dense) or of its stored values (CSR), in float64."""
+    total = 0.0
+    for j in range(x.shape[0]):
+        total += float(x[j]) * float(x[j])
+    return total
+
+
+@njit(inline="always")
+def _pa_tau(spec, loss, sqnorm):
+    """The passive-aggressive step of a row (Crammer et al. 2006) with aggressiveness
+    ``C = spec.pa_c``: PA-I ``min(C, loss / ||x||^2)`` (0 for a zero row, as in
+    scikit-learn), PA-II ``loss / (||x||^2 + 1 / (2 C))``. The row's loss derivative,
+    +-1 where the hinge or epsilon-insensitive loss is positive, is scaled by it, and
+    the update's rate is 1: one row alone moves the model by ``tau`` along ``y x``."""
+    if spec.pa == PA_1:
+        return min(spec.pa_c, loss / sqnorm) if sqnorm > 0.0 else 0.0
+    return loss / (sqnorm + 0.5 / spec.pa_c)
+
+
+@njit(inline="always")
+def _pa_scale(spec, yi, pbuf, dbuf, sqnorm):
+    """``dbuf[k] *= tau_k`` for the K margins ``pbuf`` of a row with target ``yi``."""
+    if spec.mode == MODE_SINGLE:
+        loss, _ = loss_and_derivative(spec.loss_code, spec.loss_param, pbuf[0], yi)
+        dbuf[0] *= _pa_tau(spec, loss, sqnorm)
+        return
+    yk = int(yi)
+    for k in range(pbuf.shape[0]):
+        target = 1.0 if k == yk else -1.0
+        loss, _ = loss_and_derivative(spec.loss_code, spec.loss_param, pbuf[k], target)
+        dbuf[k] *= _pa_tau(spec, loss, sqnorm)
+
+
 @njit(inline="always")
 def _log_loss_parts(p, y):
     """Log loss of margin ``p`` as ``log(factor) + extra``, and its derivative.
@@ -177,10 +214,11 @@ def _log_loss_parts(p, y):
 
 
 @njit(fastmath=_FM, cache=True, inline="always")
-def _dense_rows_single(X, y, sw, order, lo, hi, w, g, st, spec, skip_flat):
+def _dense_rows_single(X, y, sw, order, lo, hi, w, g, st, spec, skip_flat, pa):
     """_dense_chunk for one output (regression, binary): 1-D weights, no buffers.
 
-    ``skip_flat`` is a constant at each call site (see _dense_chunk)."""
+    ``skip_flat`` and ``pa`` (passive-aggressive steps) are constants at each call site
+    (see _dense_chunk)."""
     d = w.shape[0] - 1
     lsum = 0.0
     wsum = 0.0
@@ -198,6 +236,7 @@ def _dense_rows_single(X, y, sw, order, lo, hi, w, g, st, spec, skip_flat):
         for j in range(d):
             p += x[j] * w[j]
         p += w[d]
+        loss = 0.0
         if is_log:
             factor, extra, dl = _log_loss_parts(p, y[i])
             if s == 1.0:
@@ -215,6 +254,8 @@ def _dense_rows_single(X, y, sw, order, lo, hi, w, g, st, spec, skip_flat):
         dk = s * dl
         if skip_flat and dk == 0.0:
             continue
+        if pa:
+            dk *= _pa_tau(spec, loss, _sqnorm(x))
         for j in range(d):
             g[j] += dk * x[j]
         g[d] += dk
@@ -237,14 +278,21 @@ def _dense_chunk(X, y, sw, order, lo, hi, theta, g, st, pbuf, dbuf, spec):
     every loss: one-vs-rest hinge skips most classes' sweeps with it (10 classes: 4.7
     ms per epoch against 6.6 without), and a second copy of that larger loop doubled
     the time to compile every kernel holding it (measured when kernels bound to a user
-    optimizer still recompiled it: 111 s instead of 43 s).
+    optimizer still recompiled it: 111 s instead of 43 s). Passive-aggressive steps
+    (losses with a flat region only) have a third copy of the one-output loop, so that
+    the others do not test for them per row.
     """
     K, D1 = theta.shape
     if spec.mode == MODE_SINGLE:
-        if has_flat_region(spec.loss_code):
-            _dense_rows_single(X, y, sw, order, lo, hi, theta[0], g[:D1], st, spec, True)
+        if spec.pa != PA_NONE:
+            _dense_rows_single(X, y, sw, order, lo, hi, theta[0], g[:D1], st, spec, True,
+                               True)
+        elif has_flat_region(spec.loss_code):
+            _dense_rows_single(X, y, sw, order, lo, hi, theta[0], g[:D1], st, spec, True,
+                               False)
         else:
-            _dense_rows_single(X, y, sw, order, lo, hi, theta[0], g[:D1], st, spec, False)
+            _dense_rows_single(X, y, sw, order, lo, hi, theta[0], g[:D1], st, spec, False,
+                               False)
         return
     d = D1 - 1
     lsum = 0.0
@@ -264,6 +312,8 @@ def _dense_chunk(X, y, sw, order, lo, hi, theta, g, st, pbuf, dbuf, spec):
                 p += x[j] * theta[k, j]
             pbuf[k] = p
         lsum += s * _sample_derivatives(spec, y[i], pbuf, dbuf)
+        if spec.pa != PA_NONE:
+            _pa_scale(spec, y[i], pbuf, dbuf, _sqnorm(x))
         wsum += s
         for k in range(K):
             dk = s * dbuf[k]
@@ -310,6 +360,8 @@ def _csr_chunk(data, indices, indptr, y, sw, rows, theta, g, st, pbuf, dbuf, spe
                 p += dq[q] * theta[k, iq[q]]
             pbuf[k] = theta[k, d] + p
         lsum += s * _sample_derivatives(spec, y[i], pbuf, dbuf)
+        if spec.pa != PA_NONE:
+            _pa_scale(spec, y[i], pbuf, dbuf, _sqnorm(dq))
         wsum += s
         for k in range(K):
             dk = s * dbuf[k]
@@ -499,6 +551,8 @@ KernelSpec = namedtuple(
         "par_rows",  # bool: parallel over row chunks
         "par_update",  # bool: parallel over coordinates in the update
         "w_mean",  # float: mean weight of the rows trained on (> 0)
+        "pa",  # PA_* code: passive-aggressive row steps (then the rate is 1)
+        "pa_c",  # float: the passive-aggressive C (eta0)
     ],
 )
 
@@ -652,6 +706,8 @@ def epoch_csr_lazy(data, indices, indptr, y, sw, order, batch_size, theta, state
                 loss, dl = loss_and_derivative(spec.loss_code, spec.loss_param,
                                                theta[0, d] + scale * p, y[i])
                 dbuf[0] = dl
+                if spec.pa != PA_NONE:
+                    dbuf[0] *= _pa_tau(spec, loss, _sqnorm(dq))
             else:
                 for k in range(K):
                     pbuf[k] = 0.0
@@ -671,6 +727,8 @@ def epoch_csr_lazy(data, indices, indptr, y, sw, order, batch_size, theta, state
                 for k in range(K):
                     pbuf[k] = theta[k, d] + scale * pbuf[k]
                 loss = _sample_derivatives(spec, y[i], pbuf, dbuf)
+                if spec.pa != PA_NONE:
+                    _pa_scale(spec, y[i], pbuf, dbuf, _sqnorm(dq))
             bl += s * loss
             bw += s
             for k in range(K):
@@ -765,6 +823,8 @@ def epoch_csr_scaled(data, indices, indptr, y, sw, order, batch_size, theta, sta
                     p += dq[q] * V[iq[q], 0]
                 loss, dbuf[0] = loss_and_derivative(spec.loss_code, spec.loss_param,
                                                     theta[0, d] + scale * p, y[i])
+                if spec.pa != PA_NONE:
+                    dbuf[0] *= _pa_tau(spec, loss, _sqnorm(dq))
             else:
                 for k in range(K):
                     pbuf[k] = 0.0
@@ -776,6 +836,8 @@ def epoch_csr_scaled(data, indices, indptr, y, sw, order, batch_size, theta, sta
                 for k in range(K):
                     pbuf[k] = theta[k, d] + scale * pbuf[k]
                 loss = _sample_derivatives(spec, y[i], pbuf, dbuf)
+                if spec.pa != PA_NONE:
+                    _pa_scale(spec, y[i], pbuf, dbuf, _sqnorm(dq))
             bl += s * loss
             bw += s
             for k in range(K):
