@@ -3,9 +3,9 @@
 The estimator's ``learning_rate`` is a name (scikit-learn's ``"constant"``,
 ``"invscaling"``, ``"optimal"``, ``"adaptive"``, ``"pa1"`` and ``"pa2"``, or skgd's
 ``"plateau"``, ``"exponential"``, ``"cosine"`` and ``"warmup"``) or one of the objects
-below. Every schedule takes its base value from the estimator's ``eta0``; ``t`` counts parameter
-updates (mini-batches) and keeps counting across epochs, ``partial_fit`` calls and
-``warm_start`` fits, so a schedule resumes where it stopped.
+below. Every schedule takes its base value from the estimator's ``eta0``; ``t`` counts
+parameter updates (mini-batches) and keeps counting across epochs, ``partial_fit``
+calls and ``warm_start`` fits, so a schedule resumes where it stopped.
 
 Examples
 --------
@@ -225,9 +225,9 @@ class PA1(Schedule):
     (what scikit-learn runs). For ``loss="hinge"`` (classifier) or
     ``"epsilon_insensitive"`` (regressor), with plain SGD (``optimizer="sgd"``;
     momentum would carry each step, which just fixes a row's loss, into the next
-    ones). A penalty decays with step ``eta0`` (``w *= 1 -
-    eta0 alpha`` per update for L2), as in scikit-learn; its passive-aggressive
-    estimators had none (``penalty=None``). Targets are not scaled (``scale_target``).
+    ones). A penalty decays with step ``eta0`` (``w *= 1 - eta0 alpha`` per update for
+    L2), as in scikit-learn; its passive-aggressive estimators had none
+    (``penalty=None``). Targets are not scaled (``scale_target``).
 
     Examples
     --------
