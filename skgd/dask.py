@@ -29,7 +29,6 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
 from ._base import target_scale
-from .schedules import get_schedule
 
 __all__ = ["DataParallelGD"]
 
@@ -138,9 +137,9 @@ def _first_rows_scale(model, yb, swb):
     targets divided by different scales could not be averaged. None if the model does
     not scale its targets or the partition has no weighted rows."""
     n = _n_rows(yb)
-    if n == 0 or not getattr(model, "scale_target", False) \
-            or model._get_loss_spec().target_degree is None \
-            or get_schedule(model.learning_rate).pa_code:
+    probe = clone(model)
+    probe._components = probe._resolve_components()  # what _target_degree reads
+    if n == 0 or probe._target_degree() is None:
         return None
     rows = min(n, model.batch_size)
     y = np.asarray(yb, dtype=np.float64)[:rows]
