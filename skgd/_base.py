@@ -59,10 +59,50 @@ FINITE_PAR_MIN = 1 << 20
 # first epoch, all the others below 2x (the first epoch's objective includes the
 # starting point's loss, so it is normally the largest).
 OBJECTIVE_GROWTH_WARN = 1e3
+# The same for a fit from a fresh start, whose first epoch includes the starting
+# point's loss: ending above it is no convergence. 1,728 fits (digits, breast_cancer,
+# wine, iris, diabetes raw and standardized, linnerud; 8 optimizers x 5 schedules x
+# batch 32 / full; 2026-11-26): of those with the default eta0, the 158 ending over 2x
+# their first epoch included linnerud at R^2 -6.5 (7.6x) and raw breast_cancer and
+# wine at the majority class's accuracy (4.6x to 6,700x); the 22 between 1x and 2x
+# mixed poor and good fits, and the others all ended below their first epoch.
+FRESH_OBJECTIVE_GROWTH_WARN = 2.0
+# Sample weights (times class weights) whose largest value is outside this range are
+# rescaled by a power of two (see BaseGD._bounded_weights).
+WEIGHT_SCALE_MIN = 2.0 ** -64
+WEIGHT_SCALE_MAX = 2.0 ** 64
 # Powers of two the target scale is kept within (its square and inverse stay finite).
 TARGET_SCALE_MAX_EXPONENT = 400
 
 _CUSTOM_KERNELS = {}
+
+
+def _real_array(value, name):
+    """``value`` (array-like or scipy.sparse) as a float64 array, or a ValueError."""
+    if sp.issparse(value):
+        value = value.toarray()
+    try:
+        arr = np.asarray(value)
+        if arr.dtype.kind == "c":
+            raise TypeError("complex values")
+        return arr.astype(np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be an array of real numbers ({exc}).") from exc
+
+
+@functools.lru_cache(maxsize=None)
+def _param_names(cls):
+    return tuple(cls._get_param_names())
+
+
+def _snapshot(value):
+    """A value to compare ``value`` with later: itself, and, for a component object
+    (whose parameters ``set_params`` changes in place) or a dict, its contents."""
+    if isinstance(value, dict):
+        return dict, tuple((k, _snapshot(v)) for k, v in value.items())
+    if hasattr(value, "get_params") and hasattr(value, "__dict__"):
+        return value, tuple((k, _snapshot(v)) for k, v in vars(value).items())
+    return value
 
 
 def transactional(method):
@@ -106,8 +146,9 @@ def target_scale(y, sw):
     """The power of two nearest the spread of the targets ``y`` (weights ``sw``).
 
     The weighted standard deviation; for a batch whose targets are all equal (one row),
-    their root mean square; 1.0 when both are 0. A power of two, so that dividing the
-    targets by it and multiplying the coefficients back are exact.
+    their root mean square; None when both are 0 or no row has weight (no scale can be
+    told). A power of two, so that dividing the targets by it and multiplying the
+    coefficients back are exact.
 
     Examples
     --------
@@ -118,10 +159,10 @@ def target_scale(y, sw):
     keep = sw > 0
     y, sw = y[keep], sw[keep]
     if y.size == 0:
-        return 1.0
+        return None
     top = float(np.max(np.abs(y)))
     if not (0.0 < top < np.inf):
-        return 1.0
+        return None
     u = y / top  # no overflow in the squares
     spread = np.sqrt(np.average((u - np.average(u, weights=sw)) ** 2, weights=sw))
     if not spread > 0.0:
@@ -145,10 +186,22 @@ class TrainState:
     """
 
     y_scale = 1.0
+    scale_pending = False
+    w_shift = None
+    w_seen = 0.0
+    n_seen = 0
 
     def __init__(self, theta, opt_state, opt_key, avg, t=0, opt_t=0, eta=None, rng=None,
-                 y_scale=1.0):
+                 y_scale=1.0, scale_pending=False):
         self.y_scale = y_scale
+        # No data so far fixed the target scale (no weight, or all targets 0): the
+        # first data that does sets it (see BaseGD._continued_state).
+        self.scale_pending = scale_pending
+        # The weights' power-of-two shift, their sum and the rows seen (see
+        # BaseGD._bounded_weights and _partial_fit).
+        self.w_shift = None
+        self.w_seen = 0.0
+        self.n_seen = 0
         self.eta0 = None  # the eta0 that ``eta`` descends from
         self.theta = theta
         self.opt_state = opt_state
@@ -274,6 +327,23 @@ class BaseGD(BaseEstimator):
         ``learning_rate="exponential"``) raises a ValueError asking for the component
         object, and changes nothing.
         """
+        # A failed call changes nothing: scikit-learn sets the parameters one by one and
+        # raises at the first unknown name, so the earlier ones would stay set.
+        saved = [(obj, dict(vars(obj))) for obj in self._parameter_objects()]
+        try:
+            return self._set_params(params)
+        except BaseException:
+            for obj, attrs in saved:
+                obj.__dict__.clear()
+                obj.__dict__.update(attrs)
+            raise
+
+    def _parameter_objects(self):
+        """This estimator and the objects among its (nested) parameter values."""
+        values = self.get_params(deep=True).values()
+        return [self] + [v for v in values if hasattr(v, "set_params") and hasattr(v, "__dict__")]
+
+    def _set_params(self, params):
         current = self.get_params(deep=False)
         for key in params:
             name, nested_key, sub = key.partition("__")
@@ -306,6 +376,27 @@ class BaseGD(BaseEstimator):
         opt.set_params(**{k[len("optimizer__"):]: v for k, v in nested.items()})
         self.optimizer = opt
         return self
+
+    def _revalidate_params(self):
+        """Validate the parameters in a ``partial_fit`` that continues a model.
+
+        scikit-learn's ``_fit_context`` skips the validation once the estimator is
+        fitted (it costs ~130 us, a third of a small call), so parameters changed
+        since, by ``set_params`` or as attributes, would train unchecked (a negative
+        eta0 ascends the gradient). It runs here when a parameter changed.
+        """
+        snapshot = self._param_snapshot()
+        try:
+            unchanged = snapshot == getattr(self, "_validated_params", None)
+        except Exception:  # a value whose == is not a bool (an array): validate
+            unchanged = False
+        if not unchanged:
+            self._validate_params()
+        self._validated_params = snapshot
+
+    def _param_snapshot(self):
+        """The parameters' values, with those of their component objects."""
+        return tuple(_snapshot(getattr(self, name)) for name in _param_names(type(self)))
 
     @staticmethod
     def _nested_on_plain_value_message(key, name, sub, value):
@@ -395,6 +486,7 @@ class BaseGD(BaseEstimator):
             raise ValueError(self._non_numeric_message(X, y, exc)) from exc
         if sp.issparse(X):
             X = X.tocsr()
+            self._assert_csr_structure(X)
             if not X.has_sorted_indices:
                 X = X.sorted_indices()
             if X.shape[0] == 0 or X.shape[1] == 0:
@@ -402,6 +494,21 @@ class BaseGD(BaseEstimator):
                                  "and one feature are required.")
         self._assert_finite(X)
         return X, y
+
+    @staticmethod
+    def _assert_csr_structure(X):
+        """Raise a ValueError if the CSR matrix X has out-of-range indices or row pointers.
+
+        The kernels and scipy's products index by them unchecked: a malformed matrix
+        (e.g. one assembled by hand from its arrays) would crash the process or train
+        on the wrong columns (a negative index wraps around).
+        """
+        if not K.csr_structure_ok(_readonly(X.indices), _readonly(X.indptr), X.shape[1]):
+            raise ValueError(
+                f"X is a malformed CSR matrix of shape {X.shape}: its row pointers or column "
+                "indices are out of range (scipy's X.check_format(full_check=True) says "
+                "which). Build it with scipy's constructors, e.g. "
+                "csr_matrix((data, indices, indptr), shape=shape).")
 
     def _assert_finite(self, X):
         """Raise scikit-learn's error if X (validated, float) holds NaN or +-inf.
@@ -436,6 +543,32 @@ class BaseGD(BaseEstimator):
                     "To predict class labels use GDClassifier.")
         return f"{name} needs numeric input ({exc}). Encode categories and strings first."
 
+    @staticmethod
+    def _bounded_weights(sw, shift=None):
+        """``(sw * 2**shift, shift)`` for the weights ``sw`` (sample times class weights).
+
+        ``shift`` None chooses it: 0, or, if the largest weight is outside [2^-64,
+        2^64], the power of two that brings it to [0.5, 1); None again if every weight
+        is zero. The objective does not change when all weights are scaled, and a power
+        of two scales them exactly; but sums of weights near 1e308 overflow, and
+        weights near 1e-320 have lost their precision, so such weights trained a dead
+        model. A ``partial_fit`` stream keeps the shift of its first weighted call, so
+        that the weights of all its calls keep their ratios.
+        """
+        if shift is None:
+            top = float(sw.max()) if sw.size else 0.0
+            if top > 0.0:
+                shift = 0
+                if not WEIGHT_SCALE_MIN <= top <= WEIGHT_SCALE_MAX and np.isfinite(top):
+                    shift = -int(np.frexp(top)[1])
+        if shift:
+            sw = np.ldexp(sw, shift)
+        if not np.isfinite(np.sum(sw)):
+            raise ValueError(
+                "The sum of the sample weights (times the class weights) overflows to "
+                "infinity; scale the weights down (only their ratios matter).")
+        return sw, shift
+
     def _sample_weight(self, sample_weight, X, allow_all_zero=False):
         sw = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True,
                                   allow_all_zero_weights=allow_all_zero)
@@ -449,6 +582,8 @@ class BaseGD(BaseEstimator):
         self._reject_categoricals(X)
         X = validate_data(self, X, accept_sparse="csr", dtype=[np.float64, np.float32],
                           reset=False, ensure_all_finite=False)
+        if sp.issparse(X):
+            self._assert_csr_structure(X)
         self._assert_finite(X)
         return self._raw_from(X, self._coef_2d(), np.asarray(self.intercept_))
 
@@ -518,7 +653,7 @@ class BaseGD(BaseEstimator):
             # Without fit_intercept it is a fixed offset, never trained (as in
             # scikit-learn's SGD): the kernels add the intercept column to every margin
             # and step it only when fit_intercept is set.
-            intercept_init = np.asarray(intercept_init, dtype=np.float64).ravel()
+            intercept_init = _real_array(intercept_init, "intercept_init").ravel()
             if intercept_init.size != n_outputs:
                 raise ValueError(
                     f"intercept_init has {intercept_init.size} values; expected {n_outputs}."
@@ -545,7 +680,7 @@ class BaseGD(BaseEstimator):
         transposed ``(n_features, n_classes)``, would otherwise be reshaped into
         scrambled coefficients.
         """
-        coef_init = np.asarray(coef_init, dtype=np.float64)
+        coef_init = _real_array(coef_init, "coef_init")
         shape = coef_init.shape
         if shape == (n_outputs, n_features):
             return coef_init
@@ -557,8 +692,9 @@ class BaseGD(BaseEstimator):
             + (f" or ({n_features},)" if n_outputs == 1 else "") + "."
         )
 
-    def _continued_state(self, n_outputs, n_features, optimizer, share_rng=False):
-        """A copy of the fitted state, adapted to the current parameters."""
+    def _continued_state(self, n_outputs, n_features, optimizer, share_rng=False, data=None):
+        """A copy of the fitted state, adapted to the current parameters (and, if no
+        target scale was set yet, to ``data``'s targets)."""
         state = self._state.copy(share_rng=share_rng)
         if state.theta.shape != (n_outputs, n_features + 1):
             raise ValueError(
@@ -567,6 +703,15 @@ class BaseGD(BaseEstimator):
                 f"{n_features}. Fit without warm_start to start a new model."
             )
         self._adopt_edited_coefficients(state)
+        if state.scale_pending and self._target_degree() is not None and data is not None:
+            y_scale = target_scale(data.y[data.rows], data.sw[data.rows])
+            if y_scale is not None:
+                # The first targets with a spread: from now on in their units. The
+                # moments were in the old ones.
+                for target in (state.theta, state.avg):
+                    if target is not None:
+                        target /= y_scale
+                state.y_scale, state.scale_pending, state.opt_key = y_scale, False, None
         if state.y_scale != 1.0 and self._target_degree() is None:
             # Scaling was switched off (or the loss has none): continue on the targets
             # as given, from the same coefficients. The moments were in scaled units.
@@ -763,12 +908,17 @@ class BaseGD(BaseEstimator):
                     scaled_objective = (lsum / wsum if wsum > 0 else 0.0) + strengths_value(
                         params[:, :-1], l2, l1)
                     objective = scaled_objective * objective_unit
-                if not (np.isfinite(objective) and np.all(np.isfinite(state.theta))):
+                # The optimizer's state too: a squared gradient beyond ~1e154 overflows
+                # an adaptive rule's second moment, whose steps are then zero forever
+                # (a dead model with finite coefficients).
+                if not (np.isfinite(objective) and np.all(np.isfinite(state.theta))
+                        and np.all(np.isfinite(state.opt_state))):
                     raise DivergenceError(
-                        f"Training diverged at epoch {epoch} (step {state.t}): the objective or "
-                        "the coefficients are no longer finite. Try a smaller eta0, scaling the "
-                        "features (e.g. StandardScaler), or an adaptive optimizer such as 'adam'. "
-                        "The estimator's previous state was kept."
+                        f"Training diverged at epoch {epoch} (step {state.t}): the objective, "
+                        "the coefficients or the optimizer's state are no longer finite. Try "
+                        "a smaller eta0, scaling the features (e.g. StandardScaler; values "
+                        "beyond ~1e150 overflow any gradient's square), or an adaptive "
+                        "optimizer such as 'adam'. The estimator's previous state was kept."
                     )
                 curve.append(objective)
                 score = None
@@ -816,12 +966,18 @@ class BaseGD(BaseEstimator):
         if best_state is not None and best_state.t != state.t:
             # Restore the best model seen, with the optimizer state it had then.
             state = best_state
-        if fit_call and curve[0] > 0 and curve[-1] > OBJECTIVE_GROWTH_WARN * curve[0]:
+        growth_limit = (OBJECTIVE_GROWTH_WARN if first_order is None
+                        else FRESH_OBJECTIVE_GROWTH_WARN)
+        # The objective of the epoch whose model is returned (early stopping's best).
+        final = curve[best_iter - 1] if best_state is not None else curve[-1]
+        if fit_call and curve[0] > 0 and final > growth_limit * curve[0]:
             # The tol rule stops a growing objective as "not improving": say what
             # happened instead of letting it pass for convergence.
             warnings.warn(
-                f"The objective grew from {curve[0]:.3g} (epoch 1) to {curve[-1]:.3g} "
-                f"(epoch {epoch}): training diverged, although the values stayed finite. "
+                f"The objective grew from {curve[0]:.3g} (epoch 1) to {final:.3g} "
+                f"(epoch {best_iter if best_state is not None else epoch}): training "
+                "diverged or ended worse than it started, "
+                "although the values stayed finite. "
                 "Try a smaller eta0, scaling the features (e.g. StandardScaler), or an "
                 "adaptive optimizer such as 'adam'.",
                 ConvergenceWarning,
@@ -853,7 +1009,7 @@ class BaseGD(BaseEstimator):
         X, y = self._validate_X_y(X, y, reset=True)
         sw = self._sample_weight(sample_weight, X)
         target, n_out = self._encode_target(y, reset=not warm, partial=False)
-        sw = self._apply_class_weight(sw, y, partial=False)
+        sw, w_shift = self._bounded_weights(self._apply_class_weight(sw, y, partial=False))
         if not np.any(sw > 0):
             raise ValueError("All sample weights are zero: there is nothing to fit.")
         self._components = self._resolve_components()
@@ -869,12 +1025,15 @@ class BaseGD(BaseEstimator):
         optimizer = self._components[0]
         first_order = None
         if warm:
-            state = self._continued_state(n_out, X.shape[1], optimizer)
+            state = self._continued_state(n_out, X.shape[1], optimizer, data=data)
             state.eta = None
         else:
             state, first_order = self._start_state(data, rng, n_out, coef_init,
                                                    intercept_init)
         state.rng = None
+        # A fit's objective is its own data's: partial_fit goes on from its weights.
+        state.w_shift = w_shift
+        state.w_seen, state.n_seen = float(np.sum(data.sw[rows])), rows.shape[0]
         state, report = self._train(data, state, n_epochs=self.max_iter, rng=rng,
                                     validation=validation, first_order=first_order)
         self._commit(state)
@@ -913,24 +1072,32 @@ class BaseGD(BaseEstimator):
         self._epoch_order(data, rng, self._shuffle_layout(data, batch_size), order)
         first = order[:batch_size]
         y_first, sw_first = data.y[first], data.sw[first]
-        y_scale = 1.0
+        y_scale = None
         if self._target_degree() is not None:
             # A partition of DataParallelGD takes the scale all partitions share.
             hint = self.__dict__.pop("_y_scale_hint", None)
             y_scale = hint if hint is not None else target_scale(y_first, sw_first)
+            if y_scale is None:  # a first batch without weight, or all its targets 0
+                y_scale = target_scale(data.y[data.rows], data.sw[data.rows])
+        scale = 1.0 if y_scale is None else y_scale
         state = self._fresh_state(n_out, data.X.shape[1], self._components[0], coef_init,
                                   intercept_init,
-                                  lambda: self._baseline(y_first / y_scale, sw_first),
-                                  y_scale)
+                                  lambda: self._baseline(y_first / scale, sw_first),
+                                  scale)
+        state.scale_pending = y_scale is None and self._target_degree() is not None
         return state, order
 
     @transactional
     def _partial_fit(self, X, y, sample_weight, classes=None):
         first = not hasattr(self, "_state")
+        if not first:
+            self._revalidate_params()
         X, y = self._validate_X_y(X, y, reset=first)
         sw = self._sample_weight(sample_weight, X, allow_all_zero=True)
         target, n_out = self._encode_target(y, reset=first, partial=True, classes=classes)
-        sw = self._apply_class_weight(sw, y, partial=not first)
+        sw, w_shift = self._bounded_weights(
+            self._apply_class_weight(sw, y, partial=not first),
+            None if first else self._state.w_shift)
         self._components = self._resolve_components()
         self._loss_spec.check_target(target)
         data = _TrainData(X, target, sw, np.arange(X.shape[0], dtype=np.int64))
@@ -941,9 +1108,18 @@ class BaseGD(BaseEstimator):
             state, first_order = self._start_state(data, rng, n_out)
             state.rng = rng
         else:
-            state = self._continued_state(n_out, X.shape[1], optimizer, share_rng=True)
+            state = self._continued_state(n_out, X.shape[1], optimizer, share_rng=True,
+                                          data=data)
             if state.rng is None:  # continuing a model trained by fit
                 state.rng = check_random_state(self.random_state)
+        # A batch's gradient is divided by the mean weight of the whole stream so far (the
+        # weighted objective over all the calls' rows), so that calls weighted
+        # differently keep their ratio.
+        state.w_shift = w_shift
+        state.w_seen += float(np.sum(sw))
+        state.n_seen += X.shape[0]
+        if state.w_seen > 0.0:
+            data.w_mean = state.w_seen / state.n_seen
         # The stream is shared with the fitted state: a failed call puts it back.
         position = state.rng.get_state()
         try:
@@ -981,7 +1157,7 @@ class BaseGD(BaseEstimator):
                                        ensure_non_negative=True, allow_all_zero_weights=True)
             self._check_validation_target(yv)
             # The training class weights apply to the validation rows too (see below).
-            swv = self._apply_class_weight(swv, yv, partial=True)
+            swv = self._bounded_weights(self._apply_class_weight(swv, yv, partial=True))[0]
             if yv.shape[0] < self._min_validation_samples:
                 raise ValueError(
                     f"X_val has {yv.shape[0]} sample(s), but the validation "

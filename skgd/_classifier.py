@@ -30,6 +30,16 @@ def _has_proba(est):
 _COUNT_SPAN_MIN = 1 << 16
 
 
+def _unique_classes(classes):
+    """The sorted unique labels of partial_fit's ``classes``, or a ValueError."""
+    try:
+        return np.unique(classes)
+    except TypeError as exc:  # labels that do not sort together (None with numbers, ...)
+        raise ValueError(
+            f"classes must be labels of one kind that can be sorted; got {classes!r} "
+            f"({exc}).") from exc
+
+
 def _classes_and_index(y):
     """``np.unique(y, return_inverse=True)``: the sorted classes and each label's index.
 
@@ -195,9 +205,10 @@ n_features_in_, feature_names_in_ :
                 if classes is None:
                     raise ValueError("classes must be passed on the first call to partial_fit "
                                      "(all the labels the stream can contain).")
-                new_classes = np.unique(classes)
+                new_classes = _unique_classes(classes)
             else:
-                if classes is not None and not np.array_equal(np.unique(classes), self.classes_):
+                if classes is not None and not np.array_equal(_unique_classes(classes),
+                                                              self.classes_):
                     raise ValueError(
                         f"`classes={classes!r}` is not the same as on the first call to "
                         f"partial_fit, {self.classes_!r}.")

@@ -135,7 +135,7 @@ def _first_rows_scale(model, yb, swb):
     """The target scale (skgd._base.target_scale) of a partition's first batch of rows,
     which every partition of the first round then trains with: models trained on
     targets divided by different scales could not be averaged. None if the model does
-    not scale its targets or the partition has no weighted rows."""
+    not scale its targets or the batch tells none (no weighted rows, all targets 0)."""
     n = _n_rows(yb)
     probe = clone(model)
     probe._components = probe._resolve_components()  # what _target_degree reads
@@ -144,7 +144,7 @@ def _first_rows_scale(model, yb, swb):
     rows = min(n, model.batch_size)
     y = np.asarray(yb, dtype=np.float64)[:rows]
     sw = np.ones(rows) if swb is None else np.asarray(swb, dtype=np.float64)[:rows]
-    return target_scale(y, sw) if np.any(sw > 0) else None
+    return target_scale(y, sw)
 
 
 def _local_round(model, fitted, Xb, yb, swb, classes, epochs, seed, y_scale=None):
@@ -212,6 +212,10 @@ def _average(results, step_counter):
     etas = [s.eta for s in states if s.eta is not None]
     state.eta = min(etas) if etas else None
     state.rng = None
+    # The next round's batches are divided by the mean weight of all partitions' rows
+    # (averaged, not summed: the sums would grow by the number of partitions a round).
+    state.w_seen = float(np.mean([s.w_seen for s in states]))
+    state.n_seen = float(np.mean([s.n_seen for s in states]))
     model._commit(state)
     objective = float(np.dot(w, [r[2] for r in results]))
     return model, objective

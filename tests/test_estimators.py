@@ -24,6 +24,7 @@ from sklearn.preprocessing import StandardScaler
 from skgd import DivergenceError, GDClassifier, GDRegressor
 from skgd import _base
 from skgd.optimizers import SGD, Adagrad, Adam
+from skgd.schedules import Plateau
 
 FULL_BATCH = 10**9
 
@@ -148,6 +149,34 @@ def test_mismatched_nested_param_given_with_its_optimizer_changes_nothing():
     with pytest.raises(ValueError, match="optimizer 'sgd'.*momentum"):
         est.set_params(optimizer="sgd", optimizer__beta1=0.8)
     assert est.optimizer == "adam"
+
+
+@pytest.mark.parametrize("params", [
+    {"alpha": 5.0, "bogus": 1},
+    {"eta0": 5.0, "optimizer__beta1": 0.5, "bogus": 1},
+    {"learning_rate__factor": 3.0, "alpha": 2.0, "learning_rate__bogus": 1},
+])
+def test_failed_set_params_changes_nothing(params):
+    # scikit-learn sets the parameters one by one: those before the unknown name stayed.
+    est = GDClassifier(optimizer=Adam(beta1=0.8), learning_rate=Plateau(factor=4.0))
+    before = pickle.dumps(est)
+    with pytest.raises(ValueError, match="bogus"):
+        est.set_params(**params)
+    assert pickle.dumps(est) == before
+
+
+def test_malformed_csr_is_refused_by_predict():
+    est = GDClassifier(**_CLF).fit(_X, _YC)
+    for X in (_malformed_csr(10**6), _malformed_csr(-1)):
+        with pytest.raises(ValueError, match="malformed CSR"):
+            est.predict(X)
+
+
+def test_sparse_coef_init_is_its_dense_values():
+    init = np.array([[0.5, -1.0, 0.0, 2.0]])
+    a = GDClassifier(**_CLF).fit(_X, _YC, coef_init=init)
+    b = GDClassifier(**_CLF).fit(_X, _YC, coef_init=sp.csr_matrix(init))
+    assert_array_equal(a.coef_, b.coef_)
 
 
 def test_mismatched_nested_param_in_grid_search_raises():
@@ -278,6 +307,18 @@ def _with(value, at=(3, 1)):
     return X
 
 
+def _malformed_csr(index):
+    X = sp.csr_matrix(_X)
+    X.indices[5] = index  # scipy's check_format(full_check=True) refuses it
+    return X
+
+
+def _malformed_indptr():
+    X = sp.csr_matrix(_X)
+    X.indptr[3] = X.indptr[4] + 1
+    return X
+
+
 def _categorical_frame():
     df = pd.DataFrame(_X, columns=["a", "b", "c", "d"])
     df["d"] = pd.Categorical(np.array(["low", "mid", "high"])[np.arange(60) % 3])
@@ -323,6 +364,24 @@ BAD_INPUT = [
      ValueError, r"\['d'\].*OneHotEncoder"),
     ("unseen_labels", GDClassifier(**_CLF), ("partial_fit",), _X, _YC + 1, {},
      ValueError, r"labels not in classes.*\[2\]"),
+    ("unsortable_classes", GDClassifier(**_CLF), ("partial_fit",), _X, _YC,
+     {"classes": [0, 1, None]}, ValueError, "classes must be labels of one kind"),
+    # Out-of-range CSR indices crashed the process (a negative one trained on the
+    # wrong column).
+    ("csr_index_too_large", GDClassifier(**_CLF), ("fit", "partial_fit"),
+     _malformed_csr(10**6), _YC, {}, ValueError, "malformed CSR"),
+    ("csr_index_negative", GDRegressor(**_REG_SGD), ("fit", "partial_fit"),
+     _malformed_csr(-2), _YR, {}, ValueError, "malformed CSR"),
+    ("csr_indptr_decreasing", GDRegressor(**_REG_SGD), ("fit",), _malformed_indptr(), _YR,
+     {}, ValueError, "malformed CSR"),
+    ("complex_coef_init", GDClassifier(**_CLF), ("fit!",), _X, _YC,
+     {"coef_init": np.ones(4) * 1j}, ValueError, "coef_init must be an array of real"),
+    ("complex_intercept_init", GDRegressor(**_REG_SGD), ("fit!",), _X, _YR,
+     {"intercept_init": 1j}, ValueError, "intercept_init must be an array of real"),
+    # A stream's weights keep the shift of its first call: rows 1e308 times heavier
+    # later overflow the weight sums.
+    ("stream_weights_overflow", GDRegressor(**_REG_SGD), ("partial_fit",), _X, _YR,
+     {"sample_weight": np.full(60, 1e308)}, ValueError, "sum of the sample weights"),
     ("coef_init_shape", GDClassifier(**_CLF), ("fit!",), _X, _YC,
      {"coef_init": np.zeros((2, 4))}, ValueError, r"coef_init has shape \(2, 4\)"),
     ("coef_init_shape_reg", GDRegressor(**_REG_SGD), ("fit!",), _X, _YR,
@@ -368,7 +427,7 @@ def _call(est, method, X, y, kwargs, fitted):
 def _unfitted_cases():
     for case in BAD_INPUT:
         for method in case[2]:
-            if case[0] in {"n_features_changed"}:
+            if case[0] in {"n_features_changed", "stream_weights_overflow"}:
                 continue  # needs a fitted model
             yield pytest.param(case, method.rstrip("!"), id=f"{case[0]}-{method}")
 
@@ -396,6 +455,12 @@ BAD_PARAMS = [
     (GDClassifier, "n_jobs", 0, r"'n_jobs'.*\(-inf, -1\].*\[1, inf\) or None. Got 0"),
     (GDRegressor, "n_jobs", 0, r"'n_jobs'.*\(-inf, -1\].*\[1, inf\) or None. Got 0"),
     (GDRegressor, "n_jobs", 1.5, r"'n_jobs'.*Got 1.5"),
+    (GDClassifier, "eta0", -0.01, r"'eta0'.*Got -0.01"),
+    (GDRegressor, "alpha", np.nan, r"'alpha'.*Got nan"),
+    (GDClassifier, "learning_rate", "bogus", r"'learning_rate'.*Got 'bogus'"),
+    (GDRegressor, "batch_size", 0, r"'batch_size'.*Got 0"),
+    (GDClassifier, "callback", 5, r"'callback'.*Got 5"),
+    (GDRegressor, "quantile", 1.5, r"'quantile'.*Got 1.5"),
 ]
 
 
@@ -403,8 +468,7 @@ BAD_PARAMS = [
                          ids=[f"{c[0].__name__}-{c[1]}={c[2]}" for c in BAD_PARAMS])
 def test_invalid_parameter_is_refused(Est, name, value, match):
     X, y = (_X, _YC) if Est is GDClassifier else (_X, _YR)
-    # A first partial_fit validates the parameters (later calls skip it, as in
-    # scikit-learn) and leaves the estimator unfitted.
+    # A first partial_fit validates the parameters and leaves the estimator unfitted.
     est = Est(max_iter=2, tol=None, random_state=0, **{name: value})
     kwargs = {"classes": [0, 1]} if Est is GDClassifier else {}
     with pytest.raises(ValueError, match=match):
@@ -417,6 +481,15 @@ def test_invalid_parameter_is_refused(Est, name, value, match):
     est.set_params(**{name: value})
     with pytest.raises(ValueError, match=match):
         est.fit(X, y)
+    est.set_params(**{name: good})
+    _assert_same(before, _snapshot(est))
+    # So does a partial_fit continuing it: scikit-learn's _fit_context skips the
+    # validation there, and a negative eta0 ascended the gradient.
+    est.partial_fit(X, y)
+    before = _snapshot(est)
+    est.set_params(**{name: value})
+    with pytest.raises(ValueError, match=match):
+        est.partial_fit(X, y)
     est.set_params(**{name: good})
     _assert_same(before, _snapshot(est))
 

@@ -40,11 +40,11 @@ def _objective(est, X, y):
     (np.array([0.1, 0.3]), np.ones(2), 0.125),  # std 0.1
     (np.array([7.0, 7.0]), np.ones(2), 8.0),  # all equal: their size
     (np.array([-300.0]), np.ones(1), 256.0),  # one row (batch_size=1)
-    (np.zeros(4), np.ones(4), 1.0),  # nothing to measure
+    (np.zeros(4), np.ones(4), None),  # nothing to measure
     (np.array([5.0, 1e9]), np.array([1.0, 0.0]), 4.0),  # zero weight: not seen
     (np.array([1e300, -1e300]), np.ones(2), 2.0 ** 400),  # bounded, no overflow
     (np.array([1e-300, 3e-300]), np.ones(2), 2.0 ** -400),
-    (np.array([1.0, 2.0]), np.zeros(2), 1.0),
+    (np.array([1.0, 2.0]), np.zeros(2), None),  # no weight
 ])
 def test_target_scale_is_a_power_of_two_near_the_spread(y, sw, expected):
     assert target_scale(y, sw) == expected
@@ -205,3 +205,42 @@ def test_early_stopping_scores_in_the_targets_units(diabetes):
         Xtr, ytr, X_val=Xval, y_val=yval)
     assert est.best_score_ == pytest.approx(est.score(Xval, yval), abs=1e-12)
     assert est.best_score_ > 0.3  # 0.35 for the unit targets on this split
+
+
+# ------------------------------------------------------- a scale set by later data
+@pytest.mark.parametrize("first", ["zero_weights", "zero_targets"])
+def test_first_call_without_a_scale_leaves_it_to_the_next(diabetes, first):
+    """A first chunk that tells no scale (no weight, or all targets 0) fixed the scale
+    at 1 for good, and the default steps then failed on targets in the hundreds
+    (R^2 -3.1). The first chunk that tells one sets it."""
+    X, y = diabetes
+    chunks = np.array_split(np.random.default_rng(0).permutation(y.shape[0]), 10)
+    reference = GDRegressor(random_state=0)
+    est = GDRegressor(random_state=0)
+    if first == "zero_weights":
+        est.partial_fit(X[:20], y[:20], sample_weight=np.zeros(20))
+    else:
+        est.partial_fit(X[:20], np.zeros(20))
+    assert est._state.scale_pending and est._state.y_scale == 1.0
+    for _ in range(5):
+        for rows in chunks:
+            reference.partial_fit(X[rows], y[rows])
+            est.partial_fit(X[rows], y[rows])
+    assert not est._state.scale_pending
+    assert est._state.y_scale == reference._state.y_scale == 64.0
+    assert est.score(X, y) > reference.score(X, y) - 0.02
+
+
+def test_fit_whose_first_batch_tells_no_scale_takes_the_data_scale(diabetes):
+    # shuffle=False and a first batch of zero weight (or, with batch_size=1, a first
+    # target of 0): the scale of all the training rows.
+    X, y = diabetes
+    sw = np.ones(y.shape[0])
+    sw[:32] = 0.0
+    est = GDRegressor(shuffle=False, random_state=0).fit(X, 1000.0 * y, sample_weight=sw)
+    assert est._state.y_scale == 2.0 ** 16
+    assert est.n_iter_ < 100 and est.score(X, 1000.0 * y) > 0.45
+    yz = np.where(np.arange(y.shape[0]) % 3 == 0, 0.0, 1e5 * y)
+    one = GDRegressor(batch_size=1, shuffle=False, max_iter=5, random_state=0)
+    one.fit(X, yz)
+    assert one._state.y_scale > 2.0 ** 20

@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 import pytest
 from sklearn.base import clone
-from sklearn.datasets import load_breast_cancer, load_diabetes, load_digits
+from sklearn.datasets import load_breast_cancer, load_diabetes, load_digits, load_linnerud
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import SGDClassifier
 from sklearn.model_selection import train_test_split
@@ -506,6 +506,11 @@ GROWTH_CASES = [
     # Reaching max_iter: one warning, about the growth (not also about max_iter).
     ("sgd_max_iter", GDRegressor(optimizer="sgd", learning_rate="constant", eta0=1.0,
                                  max_iter=4), "diabetes", 4),
+    # Less than 1,000-fold, but worse than it started (no warning before): from a fresh
+    # start, twice the first epoch's objective warns.
+    ("momentum_big_step", GDRegressor(optimizer="momentum", eta0=1.0), "diabetes", 6),
+    # Raw linnerud (20 rows, features in the hundreds): R^2 -6.5, 7.6x its first epoch.
+    ("defaults_raw_linnerud", GDRegressor(), "linnerud", 6),
     ("defaults_regressor", GDRegressor(), "diabetes", None),
     ("defaults_digits", GDClassifier(), "digits", None),
     ("defaults_cancer", GDClassifier(), "cancer", None),
@@ -520,6 +525,9 @@ def test_finite_but_growing_objective_warns(digits, diabetes, name, est, data, e
     if data == "cancer":
         X, y = load_breast_cancer(return_X_y=True)
         X = StandardScaler().fit_transform(X)
+    elif data == "linnerud":
+        X, Y = load_linnerud(return_X_y=True)
+        y = Y[:, 0]
     else:
         X, y = digits if data == "digits" else diabetes
     with warnings.catch_warnings(record=True) as caught:
@@ -534,7 +542,8 @@ def test_finite_but_growing_objective_warns(digits, diabetes, name, est, data, e
     first, last = est.loss_curve_[0], est.loss_curve_[-1]
     assert grew == [
         f"The objective grew from {first:.3g} (epoch 1) to {last:.3g} (epoch {epochs}): "
-        "training diverged, although the values stayed finite. Try a smaller eta0, "
+        "training diverged or ended worse than it started, although the values stayed "
+        "finite. Try a smaller eta0, "
         "scaling the features (e.g. StandardScaler), or an adaptive optimizer such as "
         "'adam'."]
 
@@ -591,6 +600,28 @@ def test_verbose_prints_one_line_per_epoch(digits, capsys):
 # ---------------------------------------------------------------- divergence
 def _snapshot(est):
     return pickle.dumps(est.__dict__)
+
+
+@pytest.mark.parametrize("Est, optimizer", [
+    (GDRegressor, "adam"), (GDRegressor, "adagrad"), (GDRegressor, "rmsprop"),
+    (GDClassifier, "adam")])
+def test_overflowed_optimizer_state_is_divergence(diabetes, cancer, Est, optimizer):
+    """A squared gradient beyond ~1e154 (one row x 1e160) made an adaptive rule's second
+    moment infinite: every later step was 0, and the fit returned the dead start
+    model (all-zero coefficients) with no error, and stayed dead in later calls."""
+    X, y = diabetes if Est is GDRegressor else cancer
+    Xb = X.copy()
+    Xb[0] *= 1e160
+    with pytest.raises(DivergenceError, match="optimizer's state"):
+        Est(optimizer=optimizer, random_state=0).fit(Xb, y)
+    est = Est(optimizer=optimizer, random_state=0, max_iter=3, tol=None).fit(X, y)
+    before = _snapshot(est)
+    if Est is GDClassifier:  # a wrong label: a row the model classifies right has no gradient
+        y = y.copy()
+        y[0] = est.predict(Xb[:1])[0] ^ 1
+    with pytest.raises(DivergenceError):
+        est.partial_fit(Xb, y)
+    assert _snapshot(est) == before
 
 
 @pytest.mark.parametrize("how", ["partial_fit", "warm_start"])

@@ -14,7 +14,7 @@ if not _numba_parallel._is_initialized:
         # the pool again before its first kernel call and raises Numba's hint there.
         pass
 
-from ._check import all_finite  # noqa: F401
+from ._check import all_finite, csr_structure_ok  # noqa: F401
 from ._codes import *  # noqa: F401,F403
 from ._epoch import (  # noqa: F401
     KernelSpec,

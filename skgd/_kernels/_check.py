@@ -1,4 +1,5 @@
-"""Input checks at memory speed: whether every value of an array is finite.
+"""Input checks at memory speed: whether every value of an array is finite, and
+whether a CSR structure is well formed.
 
 scikit-learn's check sums the array on one thread (0.075 s for a 1M x 100 float64
 array here, more than an epoch); this one reads it in parallel parts at the speed of
@@ -42,3 +43,26 @@ def all_finite(v, n_parts):
         hi = (c + 1) * n // n_parts
         ok[c] = hi == lo or _finite_part(v[lo:hi])
     return ok.all()
+
+
+@njit(cache=True)
+def csr_structure_ok(indices, indptr, n_cols):
+    """Whether ``(indices, indptr)`` is a well-formed CSR structure of ``n_cols`` columns.
+
+    The row pointers start at 0, never decrease and stay within ``indices``, and every
+    column index lies in ``[0, n_cols)``. The kernels index the coefficients by these
+    values unchecked, so a malformed matrix would read or write outside them.
+    """
+    n_rows = indptr.shape[0] - 1
+    if n_rows < 0 or indptr[0] != 0 or indptr[n_rows] > indices.shape[0]:
+        return False
+    for r in range(n_rows):
+        lo = indptr[r]
+        hi = indptr[r + 1]
+        if hi < lo:
+            return False
+        for p in range(lo, hi):
+            j = indices[p]
+            if j < 0 or j >= n_cols:
+                return False
+    return True
