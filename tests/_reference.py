@@ -332,10 +332,14 @@ def train(X, y, optimizer, *, loss="squared_error", loss_param=None, mode="singl
     decoupled = getattr(optimizer, "decoupled", False)
     history = []
     t = 0
+    batch_size = min(batch_size, n)
+    # Batches of batch_size rows; a remainder of fewer joins the last one.
+    n_batches = max(1, n // batch_size)
+    bounds = [k * batch_size for k in range(n_batches)] + [n]
     for epoch in range(1, n_epochs + 1):
         factor = 1.0 if epoch_lr is None else epoch_lr(epoch)
-        for start in range(0, n, batch_size):
-            rows = slice(start, start + batch_size)
+        for start, stop in zip(bounds[:-1], bounds[1:]):
+            rows = slice(start, stop)
             s = s_all[rows]
             if s.sum() <= 0:
                 continue  # an all-zero-weight batch is skipped and does not count
