@@ -824,7 +824,10 @@ class BaseGD(BaseEstimator):
             dense, csr = _CUSTOM_KERNELS[optimizer.update]
         else:
             dense, csr = K.epoch_dense, K.epoch_csr
-        work = K.make_work(1 if data.sparse else K._epoch.MAX_CHUNKS, n_out, D1)
+        if data.sparse:
+            work = K.make_work(1, n_out, D1)
+        else:
+            work = K.make_work(K._epoch.MAX_CHUNKS, n_out, D1, data.kernel_X[0].dtype)
         return spec, (csr if data.sparse else dense), work
 
     def _shuffle_layout(self, data, batch_size):

@@ -15,7 +15,8 @@ import pytest
 import scipy.sparse as sp
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.base import clone
-from sklearn.datasets import load_breast_cancer, make_classification, make_regression
+from sklearn.datasets import (load_breast_cancer, load_digits, make_classification,
+                              make_regression)
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import make_pipeline
@@ -677,6 +678,37 @@ def test_float32_trains_like_float64(Est, optimizer):
     out = f32.decision_function(X32) if Est is GDClassifier else f32.predict(X32)
     assert out.dtype == np.float32
     assert f32.predict(X32).shape == (X.shape[0],)
+
+
+@pytest.mark.parametrize("multi_class", ["ovr", "multinomial"])
+def test_float32_rows_train_within_float32_rounding(multi_class):
+    """float32 rows are multiplied in float32 (docs/performance.rst): plain SGD on
+    digits ends within float32 rounding of the float64 fit of the same values."""
+    X, y = load_digits(return_X_y=True)
+    X32 = X.astype(np.float32)
+    kw = dict(optimizer="sgd", multi_class=multi_class, batch_size=64, max_iter=5, tol=None,
+              random_state=0)
+    f64 = GDClassifier(**kw).fit(X32.astype(np.float64), y)
+    f32 = GDClassifier(**kw).fit(X32, y)
+    assert_allclose(f32.coef_, f64.coef_, rtol=0, atol=1e-5 * np.abs(f64.coef_).max())
+    assert_allclose(f32.intercept_, f64.intercept_, rtol=0, atol=1e-5 * np.abs(f64.coef_).max())
+
+
+@pytest.mark.parametrize("Est", [GDRegressor, GDClassifier])
+def test_float32_long_batches_sum_in_float64(Est):
+    """A full batch of 200,000 float32 rows is 16 chunks of 12,500 rows; each chunk adds
+    its float32 partial sums to float64 every NARROW_FLUSH_ROWS rows. One full-batch
+    step matches float64 to 1e-6 (summed in float32 throughout: ~1e-5)."""
+    rng = np.random.RandomState(0)
+    n = 200_000
+    X = rng.randn(n, 4).astype(np.float32)
+    z = X.astype(np.float64) @ [1.0, -2.0, 0.5, 3.0] + 1.0 + rng.randn(n)
+    y = z if Est is GDRegressor else (z > 0).astype(int)
+    kw = dict(optimizer="sgd", learning_rate="constant", eta0=0.1, penalty=None,
+              batch_size=n, max_iter=1, tol=None, shuffle=False)
+    f64 = Est(**kw).fit(X.astype(np.float64), y)
+    f32 = Est(**kw).fit(X, y)
+    assert_allclose(f32.coef_, f64.coef_, rtol=1e-6)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
