@@ -21,7 +21,7 @@ def epoch_seconds(X, y, batch_size, parallel, repeats=3):
     n, d = X.shape
     theta = np.zeros((1, d + 1))
     state = np.zeros((2, 1, d + 1))
-    work = make_work(MAX_CHUNKS, 1, d + 1)
+    work = make_work(MAX_CHUNKS, 1, d + 1, X.dtype)
     spec = KernelSpec(MODE_SINGLE, LOSS_LOG, 0.0, OPT_ADAM, np.array([0.9, 0.999, 1e-8, 0.0]),
                       False, SCHED_CONSTANT, np.array([0.01]), 1e-4, 0.0, True, 0, parallel,
                       False, w_mean=1.0, pa=0, pa_c=0.0)
