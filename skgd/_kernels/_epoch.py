@@ -93,18 +93,19 @@ def _narrow_impl(X):
     return lambda X: narrow
 
 
-def _row_weights(X, theta, thx):
-    """The weights that multiply ``X``'s rows: ``thx`` (a float32 copy of ``theta``)
-    for float32 rows, else ``theta`` itself; chosen at typing time."""
+def _in_row_dtype(X, wide, narrow):
+    """The array that meets ``X``'s rows: ``narrow`` (float32: the weights' copy, the
+    short gradient sums) for float32 rows, else the float64 ``wide`` itself; chosen at
+    typing time."""
 
 
-@overload(_row_weights, inline="always")
-def _row_weights_impl(X, theta, thx):
+@overload(_in_row_dtype, inline="always")
+def _in_row_dtype_impl(X, wide, narrow):
     if X.dtype == nbtypes.float32:
-        if thx.dtype != nbtypes.float32:
-            raise TypeError("float32 rows need float32 work weights (make_work's x_dtype)")
-        return lambda X, theta, thx: thx
-    return lambda X, theta, thx: theta
+        if narrow.dtype != nbtypes.float32:
+            raise TypeError("float32 rows need float32 work arrays (make_work's x_dtype)")
+        return lambda X, wide, narrow: narrow
+    return lambda X, wide, narrow: wide
 
 
 @njit(inline="always")
@@ -307,6 +308,7 @@ def _dense_rows_single(X, y, sw, order, lo, hi, w, wx, g, gx, st, spec, skip_fla
     (see _dense_chunk)."""
     d = w.shape[0] - 1
     narrow = _narrow(X)
+    ga = _in_row_dtype(X, g, gx)
     lsum = 0.0
     wsum = 0.0
     prod = 1.0
@@ -344,19 +346,15 @@ def _dense_rows_single(X, y, sw, order, lo, hi, w, wx, g, gx, st, spec, skip_fla
             continue
         if pa:
             dk *= _pa_tau(spec, loss, _sqnorm(x))
+        dkx = X.dtype.type(dk)
+        for j in range(d):
+            ga[j] += dkx * x[j]
+        g[d] += dk
         if narrow:
-            dkx = X.dtype.type(dk)
-            for j in range(d):
-                gx[j] += dkx * x[j]
-            g[d] += dk
             pending += 1
             if pending == NARROW_FLUSH_ROWS:
                 _flush(g, gx)
                 pending = 0
-        else:
-            for j in range(d):
-                g[j] += dk * x[j]
-            g[d] += dk
     if narrow and pending > 0:
         _flush(g, gx)
     st[0] = lsum + math.log(prod)
@@ -405,6 +403,7 @@ def _dense_chunk(X, y, sw, order, lo, hi, theta, wx, g, gx, st, pbuf, dbuf, spec
         return
     d = D1 - 1
     narrow = _narrow(X)
+    ga = _in_row_dtype(X, g, gx)
     lsum = 0.0
     wsum = 0.0
     pending = 0
@@ -437,17 +436,11 @@ def _dense_chunk(X, y, sw, order, lo, hi, theta, wx, g, gx, st, pbuf, dbuf, spec
             if dk != 0.0:
                 # A slice indexed from 0: with ``g[k * D1 + j]`` Numba's negative-index
                 # check kept LLVM from vectorizing the sweep (3.5x slower, 26 classes).
-                if narrow:
-                    dkx = X.dtype.type(dk)
-                    gk = gx[k * D1:(k + 1) * D1]
-                    for j in range(d):
-                        gk[j] += dkx * x[j]
-                    g[k * D1:(k + 1) * D1][d] += dk
-                else:
-                    gk = g[k * D1:(k + 1) * D1]
-                    for j in range(d):
-                        gk[j] += dk * x[j]
-                    gk[d] += dk
+                dkx = X.dtype.type(dk)
+                gk = ga[k * D1:(k + 1) * D1]
+                for j in range(d):
+                    gk[j] += dkx * x[j]
+                g[k * D1 + d] += dk
         if narrow:
             pending += 1
             if pending == NARROW_FLUSH_ROWS:
@@ -594,7 +587,7 @@ def _dense_sweep(X, y, sw, order, start, stop, theta, work, spec):
     Apart from the update, so that a kernel specialized to a user optimizer reuses this,
     the bulk of the compiled code, from the cache (see ``specialize``)."""
     G, stats, bufs, cst, thx, Gx = work
-    wx = _row_weights(X, theta, thx)
+    wx = _in_row_dtype(X, theta, thx)
     K = theta.shape[0]
     m = stop - start
     C = n_chunks(m)
