@@ -67,6 +67,9 @@ class GDRegressor(RegressorMixin, BaseGD):
         Training stops when the epoch objective (or the validation score with early
         stopping) has not improved by ``tol`` for ``n_iter_no_change`` epochs. With
         ``scale_target``, the objective compared is that of the scaled targets.
+        Epochs of fewer than 10 updates (full batches, small data) are judged in
+        rounds of as many epochs as make 10 updates, each round by its best epoch;
+        ``n_iter_no_change`` and a plateau's ``patience`` then count rounds.
     n_iter_no_change : int, default=5
     shuffle : bool, default=True
         Shuffle the visiting order each epoch: a row permutation when the data fits

@@ -85,7 +85,8 @@ class Plateau(Adaptive):
     fail to improve the training objective (or the validation score) by ``tol``.
 
     Training stops once ``n_iter_no_change`` epochs in a row have failed to improve,
-    cuts included. Unlike ``"adaptive"``, whose plateaus each last ``n_iter_no_change``
+    cuts included. Epochs of fewer than 10 updates count in rounds of 10 updates (see
+    the estimators' ``tol``). Unlike ``"adaptive"``, whose plateaus each last ``n_iter_no_change``
     epochs, the step shrinks as soon as progress stalls, so a fit that has reached its
     noise floor ends within a few epochs (``GDRegressor``'s default; see
     docs/defaults.rst).

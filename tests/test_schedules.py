@@ -14,6 +14,7 @@ from sklearn.linear_model import SGDClassifier
 from sklearn.model_selection import GridSearchCV
 
 from skgd import GDClassifier, GDRegressor
+from skgd._base import MIN_CHECK_UPDATES
 from skgd._kernels import _codes as C
 from skgd._kernels import learning_rate
 from skgd.schedules import (
@@ -268,16 +269,35 @@ def test_schedule_objects_as_grid_axis():
 
 
 # ------------------------------------------------------------------ adaptive
-def _expected_adaptive_etas(objectives, eta0, tol, n_iter_no_change):
+def _round_epochs(n_rows, batch_size):
+    """Epochs per round of the tol rule: rounds hold MIN_CHECK_UPDATES updates or more."""
+    per_epoch = max(1, n_rows // min(batch_size, n_rows))
+    return -(-MIN_CHECK_UPDATES // per_epoch)
+
+
+def _round_ends(objectives, round_epochs):
+    """``(epoch's objective, round's best or None)``: the best at each round's end."""
+    best = np.inf
+    for epoch, obj in enumerate(objectives, 1):
+        best = min(best, obj)
+        yield obj, (best if epoch % round_epochs == 0 else None)
+        if epoch % round_epochs == 0:
+            best = np.inf
+
+
+def _expected_adaptive_etas(objectives, eta0, tol, n_iter_no_change, round_epochs=1):
     """Replay DESIGN.md's rule on the recorded objectives: the rate of each epoch.
 
-    eta is divided by 5 each time ``n_iter_no_change`` consecutive epochs fail to
-    improve the best objective by ``tol``; once it would stay above 1e-6 no more
+    eta is divided by 5 each time ``n_iter_no_change`` consecutive rounds of
+    ``round_epochs`` epochs fail to improve the best objective by ``tol`` (a round's
+    objective is its best epoch's); once it would stay above 1e-6 no more
     (scikit-learn's floor), training stops instead.
     """
     eta, best, bad, etas = eta0, np.inf, 0, []
-    for obj in objectives:
+    for _, obj in _round_ends(objectives, round_epochs):
         etas.append(eta)
+        if obj is None:
+            continue
         bad = 0 if obj < best - tol else bad + 1
         best = min(best, obj)
         if bad >= n_iter_no_change:
@@ -307,8 +327,9 @@ def _plateau_rates(eta0, n_no):
 @pytest.mark.parametrize("learning_rate, n_no, rates", [
     ("adaptive", 2, _adaptive_rates), ("plateau", 4, _plateau_rates)])
 def test_rate_divisions_on_a_plateau(learning_rate, n_no, rates):
-    # tol so large that only the first epoch counts as an improvement; the fit stops by
+    # tol so large that only the first round counts as an improvement; the fit stops by
     # itself, and the updates used the divided rates (reference SGD, same schedule).
+    # 100 rows in batches of 32 make 3 updates an epoch: rounds of 4 epochs.
     eta0 = 0.01
     rec = _Recorder()
     est = GDRegressor(optimizer="sgd", learning_rate=learning_rate, eta0=eta0, tol=1e9,
@@ -318,7 +339,9 @@ def test_rate_divisions_on_a_plateau(learning_rate, n_no, rates):
         warnings.simplefilter("error", ConvergenceWarning)
         est.fit(X, Y, coef_init=np.zeros(X.shape[1]), intercept_init=0.0)
     reported = [info["learning_rate"] for info in rec.infos]
-    expected = rates(eta0, n_no)
+    round_epochs = _round_epochs(X.shape[0], 32)
+    assert round_epochs == 4
+    expected = list(np.repeat(rates(eta0, n_no), round_epochs))
     np.testing.assert_allclose(reported, expected, rtol=1e-12)
     assert est.n_iter_ == len(expected) < 100
     factors = [e / eta0 for e in expected]
@@ -343,14 +366,15 @@ def test_adaptive_follows_objective(optimizer):
         est.fit(X, Y)
     objectives = [info["objective"] for info in rec.infos]
     reported = [info["learning_rate"] for info in rec.infos]
-    expected = _expected_adaptive_etas(objectives, 0.05, tol, n_no)
+    expected = _expected_adaptive_etas(objectives, 0.05, tol, n_no, _round_epochs(len(Y), 16))
     np.testing.assert_allclose(reported, expected[:len(reported)], rtol=1e-12)
     assert len(set(np.round(np.log(reported) / np.log(5), 9))) >= 2  # it did divide
 
 
 def test_adaptive_visible_in_verbose_output(capsys):
+    # Rounds of 4 epochs (3 updates each): the first improves, each later one cuts.
     est = GDRegressor(optimizer="sgd", learning_rate="adaptive", eta0=0.01, tol=1e9,
-                      n_iter_no_change=1, max_iter=4, shuffle=False, verbose=1)
+                      n_iter_no_change=1, max_iter=16, shuffle=False, verbose=1)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         est.fit(X, Y)
@@ -361,16 +385,20 @@ def test_adaptive_visible_in_verbose_output(capsys):
 
 
 # ------------------------------------------------------------------- plateau
-def _expected_plateau_etas(objectives, eta0, tol, n_iter_no_change, factor, patience):
+def _expected_plateau_etas(objectives, eta0, tol, n_iter_no_change, factor, patience,
+                           round_epochs=1):
     """Replay the plateau rule on the recorded objectives: the rate of each epoch.
 
-    Every ``patience`` consecutive epochs that fail to improve the best objective by
-    ``tol`` divide eta by ``factor``; training stops after ``n_iter_no_change``
-    consecutive such epochs, cuts included.
+    Every ``patience`` consecutive rounds (of ``round_epochs`` epochs, judged by their
+    best epoch) that fail to improve the best objective by ``tol`` divide eta by
+    ``factor``; training stops after ``n_iter_no_change`` consecutive such rounds,
+    cuts included.
     """
     eta, best, bad, etas = eta0, np.inf, 0, []
-    for obj in objectives:
+    for _, obj in _round_ends(objectives, round_epochs):
         etas.append(eta)
+        if obj is None:
+            continue
         bad = 0 if obj < best - tol else bad + 1
         best = min(best, obj)
         if bad >= n_iter_no_change:
@@ -384,18 +412,20 @@ def _expected_plateau_etas(objectives, eta0, tol, n_iter_no_change, factor, pati
     ("plateau", 5.0, 1), (Plateau(factor=10, patience=2), 10.0, 2),
     (Plateau(factor=2.5, patience=3), 2.5, 3)])
 @pytest.mark.parametrize("optimizer", ["sgd", "adam"])
-def test_plateau_follows_objective(learning_rate, factor, patience, optimizer):
+@pytest.mark.parametrize("batch_size", [16, 8])  # rounds of 2 epochs, and of one
+def test_plateau_follows_objective(learning_rate, factor, patience, optimizer, batch_size):
     rec = _Recorder()
     tol, n_no = 1e-3, 6
     est = GDRegressor(optimizer=optimizer, learning_rate=learning_rate, eta0=0.05, tol=tol,
-                      n_iter_no_change=n_no, max_iter=200, batch_size=16, random_state=0,
-                      callback=rec)
+                      n_iter_no_change=n_no, max_iter=200, batch_size=batch_size,
+                      random_state=0, callback=rec)
     with warnings.catch_warnings():
         warnings.simplefilter("error", ConvergenceWarning)  # it stops by itself
         est.fit(X, Y)
     objectives = [info["objective"] for info in rec.infos]
     reported = [info["learning_rate"] for info in rec.infos]
-    expected = _expected_plateau_etas(objectives, 0.05, tol, n_no, factor, patience)
+    expected = _expected_plateau_etas(objectives, 0.05, tol, n_no, factor, patience,
+                                      _round_epochs(len(Y), batch_size))
     assert len(expected) == len(reported) == est.n_iter_  # stopped where the rule says
     np.testing.assert_allclose(reported, expected, rtol=1e-12)
     assert min(reported) < 0.05  # it did divide
@@ -409,7 +439,39 @@ def test_plateau_on_validation_score():
                       random_state=0, callback=rec).fit(X, Y)
     scores = [info["validation_score"] for info in rec.infos]
     reported = [info["learning_rate"] for info in rec.infos]
-    # Replay on negated scores: "improve" means a higher score by tol.
-    expected = _expected_plateau_etas([-v for v in scores], est.eta0, est.tol, 4, 5.0, 1)
+    # Replay on negated scores: "improve" means a higher score by tol; the rounds hold
+    # 10 updates or more (epoch 1 of this fresh fit made t of them).
+    round_epochs = -(-MIN_CHECK_UPDATES // rec.infos[0]["t"])
+    assert round_epochs > 1
+    expected = _expected_plateau_etas([-v for v in scores], est.eta0, est.tol, 4, 5.0, 1,
+                                      round_epochs)
     np.testing.assert_allclose(reported, expected, rtol=1e-12)
     assert est.best_score_ == max(scores)
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "momentum", "sgd"])
+@pytest.mark.parametrize("batch_size", [128, 10_000])
+def test_few_updates_per_epoch_do_not_stop_early(optimizer, batch_size):
+    # Standardized diabetes in 3 batches or one: the tol rule judged single epochs, and
+    # the first steps of momentum and Adam overshoot, so the default regressor stopped
+    # after 8-11 full-batch updates, 15% (adam) and 41% (momentum) above the Ridge
+    # optimum, without a warning. Judged on rounds of 10 updates it gets within 1%.
+    from sklearn.linear_model import Ridge
+    from sklearn.preprocessing import StandardScaler
+
+    X_all, y_all = load_diabetes(return_X_y=True)
+    X_all = StandardScaler().fit_transform(X_all)
+    alpha = 1e-4
+
+    def objective(coef, intercept):
+        r = X_all @ coef + intercept - y_all
+        return 0.5 * np.mean(r * r) + 0.5 * alpha * coef @ coef
+
+    ridge = Ridge(alpha=alpha * len(y_all)).fit(X_all, y_all)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        est = GDRegressor(optimizer=optimizer, batch_size=batch_size, alpha=alpha,
+                          random_state=0).fit(X_all, y_all)
+    gap = objective(est.coef_, est.intercept_[0]) / objective(ridge.coef_, ridge.intercept_)
+    assert gap - 1 < 0.01, (gap, est.n_iter_)
+    assert est.t_ >= 5 * MIN_CHECK_UPDATES  # n_iter_no_change failing rounds at least
