@@ -59,13 +59,6 @@ FINITE_PAR_MIN = 1 << 20
 # first epoch, all the others below 2x (the first epoch's objective includes the
 # starting point's loss, so it is normally the largest).
 OBJECTIVE_GROWTH_WARN = 1e3
-# The tol rule (tol, n_iter_no_change, a plateau's patience) judges rounds of whole
-# epochs holding at least this many updates, on the best value of each round: an epoch
-# of one or two updates (full batches, small data) is a single step, and the first
-# steps of momentum and Adam overshoot, so counted by epochs a full-batch fit on
-# standardized diabetes "converged" after 8-11 updates, 15% (adam) and 41% (momentum)
-# above the Ridge optimum. Epochs of this many updates or more are rounds of their own.
-MIN_CHECK_UPDATES = 10
 # The same for a fit from a fresh start, whose first epoch includes the starting
 # point's loss: ending above it is no convergence. 1,728 fits (digits, breast_cancer,
 # wine, iris, diabetes raw and standardized, linnerud; 8 optimizers x 5 schedules x
@@ -74,6 +67,13 @@ MIN_CHECK_UPDATES = 10
 # wine at the majority class's accuracy (4.6x to 6,700x); the 22 between 1x and 2x
 # mixed poor and good fits, and the others all ended below their first epoch.
 FRESH_OBJECTIVE_GROWTH_WARN = 2.0
+# The tol rule (tol, n_iter_no_change, a plateau's patience) judges rounds of whole
+# epochs holding at least this many updates, on the best value of each round: an epoch
+# of one or two updates (full batches, small data) is a single step, and the first
+# steps of momentum and Adam overshoot, so counted by epochs a full-batch fit on
+# standardized diabetes "converged" after 8-11 updates, 15% (adam) and 41% (momentum)
+# above the Ridge optimum. Epochs of this many updates or more are rounds of their own.
+MIN_CHECK_UPDATES = 10
 # Sample weights (times class weights) whose largest value is outside this range are
 # rescaled by a power of two (see BaseGD._bounded_weights).
 WEIGHT_SCALE_MIN = 2.0 ** -64

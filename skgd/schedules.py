@@ -86,10 +86,10 @@ class Plateau(Adaptive):
 
     Training stops once ``n_iter_no_change`` epochs in a row have failed to improve,
     cuts included. Epochs of fewer than 10 updates count in rounds of 10 updates (see
-    the estimators' ``tol``). Unlike ``"adaptive"``, whose plateaus each last ``n_iter_no_change``
-    epochs, the step shrinks as soon as progress stalls, so a fit that has reached its
-    noise floor ends within a few epochs (``GDRegressor``'s default; see
-    docs/defaults.rst).
+    the estimators' ``tol``). Unlike ``"adaptive"``, whose plateaus each last
+    ``n_iter_no_change`` epochs, the step shrinks as soon as progress stalls, so a fit
+    that has reached its noise floor ends within a few epochs (``GDRegressor``'s
+    default; see docs/defaults.rst).
 
     Parameters
     ----------

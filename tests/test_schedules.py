@@ -276,12 +276,14 @@ def _round_epochs(n_rows, batch_size):
 
 
 def _round_ends(objectives, round_epochs):
-    """``(epoch's objective, round's best or None)``: the best at each round's end."""
+    """Per epoch, the best objective of its round at the round's last epoch, else None."""
     best = np.inf
     for epoch, obj in enumerate(objectives, 1):
         best = min(best, obj)
-        yield obj, (best if epoch % round_epochs == 0 else None)
-        if epoch % round_epochs == 0:
+        if epoch % round_epochs:
+            yield None
+        else:
+            yield best
             best = np.inf
 
 
@@ -294,7 +296,7 @@ def _expected_adaptive_etas(objectives, eta0, tol, n_iter_no_change, round_epoch
     (scikit-learn's floor), training stops instead.
     """
     eta, best, bad, etas = eta0, np.inf, 0, []
-    for _, obj in _round_ends(objectives, round_epochs):
+    for obj in _round_ends(objectives, round_epochs):
         etas.append(eta)
         if obj is None:
             continue
@@ -395,7 +397,7 @@ def _expected_plateau_etas(objectives, eta0, tol, n_iter_no_change, factor, pati
     cuts included.
     """
     eta, best, bad, etas = eta0, np.inf, 0, []
-    for _, obj in _round_ends(objectives, round_epochs):
+    for obj in _round_ends(objectives, round_epochs):
         etas.append(eta)
         if obj is None:
             continue
