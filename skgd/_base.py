@@ -902,7 +902,7 @@ class BaseGD(BaseEstimator):
         no_improve = 0
         # The tol rule's rounds (see MIN_CHECK_UPDATES): the best objective (or
         # validation score) of the round so far, and the best of the rounds before it.
-        updates_per_epoch = max(1, n_rows // batch_size)
+        updates_per_epoch = max(1, n_rows // batch_size)  # as the kernels' batch_ends
         round_epochs = -(-MIN_CHECK_UPDATES // updates_per_epoch)
         round_value = ref_score = -np.inf
         stopped = converged = False
