@@ -50,6 +50,25 @@ def _no_exp_parts(p, y):
     return 1.0 + e, 0.0, -y * e / (1.0 + e)
 
 
+@njit(fastmath=_FM, inline="always")
+def _add_row(x, dk, g, ga, d):
+    """One row's gradient term: ``ga += dk * x`` in the row's dtype, the intercept's in g."""
+    dkx = x.dtype.type(dk)
+    for j in range(d):
+        ga[j] += dkx * x[j]
+    g[d] += dk
+
+
+@njit(fastmath=_FM, inline="always")
+def _finish(g, ga, narrow, lsum, prod, st, d):
+    """End of a chunk: flush the float32 accumulator into g, store the loss sum."""
+    if narrow:
+        for j in range(d):
+            g[j] += ga[j]
+            ga[j] = 0.0
+    st[0] = lsum + math.log(prod)
+
+
 def _row_loop(parts):
     @njit(fastmath=_FM, inline="always")
     def rows(X, y, sw, order, lo, hi, w, wx, g, ga, narrow, st):
@@ -73,16 +92,8 @@ def _row_loop(parts):
                 lsum += math.log(prod)
                 prod = 1.0
             lsum += extra
-            dk = s * dl
-            dkx = X.dtype.type(dk)
-            for j in range(d):
-                ga[j] += dkx * x[j]
-            g[d] += dk
-        if narrow:
-            for j in range(d):
-                g[j] += ga[j]
-                ga[j] = 0.0
-        st[0] = lsum + math.log(prod)
+            _add_row(x, s * dl, g, ga, d)
+        _finish(g, ga, narrow, lsum, prod, st, d)
     return rows
 
 
@@ -133,16 +144,8 @@ def _rows_blocked(X, y, sw, order, lo, hi, w, wx, g, ga, narrow, st):
         factor, extra, dl = _log_loss_parts(p + b, y[i])
         prod *= factor
         lsum += extra
-        dk = sw[i] * dl
-        dkx = T(dk)
-        for j in range(d):
-            ga[j] += dkx * x[j]
-        g[d] += dk
-    if narrow:
-        for j in range(d):
-            g[j] += ga[j]
-            ga[j] = 0.0
-    st[0] = lsum + math.log(prod)
+        _add_row(x, sw[i] * dl, g, ga, d)
+    _finish(g, ga, narrow, lsum, prod, st, d)
 
 
 def _epoch(rows):
