@@ -832,10 +832,17 @@ class BaseGD(BaseEstimator):
         else:
             dense, csr = K.epoch_dense, K.epoch_csr
         if data.sparse:
-            work = K.make_work(1, n_out, D1)
-        else:
-            work = K.make_work(K._epoch.MAX_CHUNKS, n_out, D1, data.kernel_X[0].dtype)
-        return spec, (csr if data.sparse else dense), work
+            return spec, csr, K.make_work(1, n_out, D1)
+        x_dtype = data.kernel_X[0].dtype
+        if spec.par_rows and not spec.par_update and optimizer._code != K.OPT_CUSTOM \
+                and threading_layer() == "omp":
+            # One parallel region per epoch instead of one per batch (skgd._kernels._region):
+            # the same result, without a fork and join per batch. Its barrier needs the
+            # threads of a region to run at once, as OpenMP's do.
+            avg = state.avg if state.avg is not None else state.theta[:0]
+            return spec, K.epoch_dense_region, K.make_region_work(
+                threads, n_out, D1, state.opt_state.shape[0], avg.shape[0], x_dtype)
+        return spec, dense, K.make_work(K._epoch.MAX_CHUNKS, n_out, D1, x_dtype)
 
     def _shuffle_layout(self, data, batch_size):
         """``(block, run, group)`` rows of the epoch order (see SHUFFLE_RUN_BYTES)."""

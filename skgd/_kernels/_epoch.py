@@ -7,7 +7,7 @@ One epoch visits the rows in a given order, cuts it into batches of
 1. accumulates ``sum_i s_i dL_i/dp * [x_i, 1]`` and ``sum_i s_i L_i`` in one sweep over
    each row (dense: split into a fixed number of row chunks, each with its own padded
    accumulator, run in parallel when the batch is large enough);
-2. reduces the chunks in a fixed order, divides by the batch's rows times the mean
+2. reduces the chunks in a fixed pairwise order (:func:`_sum_chunks`), divides by the batch's rows times the mean
    weight of the data (``spec.w_mean``) and applies the L2 term, the optimizer rule,
    the L1 proximal step and averaging, coordinate by coordinate.
 
@@ -452,6 +452,23 @@ def _dense_chunk(X, y, sw, order, lo, hi, theta, wx, g, gx, st, pbuf, dbuf, spec
     st[1] = wsum
 
 
+@njit(fastmath=_FM, cache=True)
+def dense_chunks(X, y, sw, order, start, stop, C, c_lo, c_hi, theta, wx, G, Gx, stats, bufs,
+                 spec):
+    """Chunks ``c_lo..c_hi-1`` of the batch ``order[start:stop]`` cut into ``C``
+    (:func:`_dense_chunk` into ``G[c]``, ``Gx[c]``, ``stats[c]``, ``bufs[c]``).
+
+    Not inlined: every kernel and thread sweeps a chunk with this same machine code.
+    Inlined into each caller, the row loop compiled differently in each (LLVM's
+    reassociation of the dot products), and results differed by ~1e-16 with the
+    kernel that ran them."""
+    K = theta.shape[0]
+    m = stop - start
+    for c in range(c_lo, c_hi):
+        _dense_chunk(X, y, sw, order, start + c * m // C, start + (c + 1) * m // C, theta, wx,
+                     G[c], Gx[c], stats[c], bufs[c, 0, :K], bufs[c, 1, :K], spec)
+
+
 @njit(inline="always")
 def _csr_row(data, indices, indptr, i):
     """Row ``i`` of a CSR matrix: its values and column indices, as views.
@@ -500,17 +517,44 @@ def _csr_chunk(data, indices, indptr, y, sw, rows, theta, g, st, pbuf, dbuf, spe
 
 @njit(inline="always")
 def _sum_chunks(G, C, lo, hi):
-    """``G[0, lo:hi] += G[c, lo:hi]`` for c = 1..C-1 in order, zeroing the rows added.
+    """``G[0, lo:hi] += G[c, lo:hi]`` for c = 1..C-1 in a fixed pairwise order, zeroing
+    the rows added.
 
-    Row by row over slices indexed from 0, so it vectorizes (3x faster than indexing
-    ``G[c, lo + i]``, whose negative-index check LLVM could not drop); the sum of each
-    coordinate is in chunk order."""
-    g0 = G[0, lo:hi]
-    for c in range(1, C):
-        gc = G[c, lo:hi]
-        for i in range(gc.shape[0]):
-            g0[i] += gc[i]
-            gc[i] = 0.0
+    Level ``s = 1, 2, 4, ...`` adds row ``c + s`` to row ``c`` for every ``c`` that is a
+    multiple of ``2 s``: row ``c`` then holds the sum of the aligned block
+    ``[c, c + 2 s)``. The order depends on ``C`` only, and a thread that swept a run of
+    the chunks can sum the blocks inside its run on its own (see ``_region``). Row by
+    row over slices indexed from 0, so it vectorizes (3x faster than indexing
+    ``G[c, lo + i]``, whose negative-index check LLVM could not drop)."""
+    for level in range(_levels(C)):
+        s = 1 << level
+        for c in range(0, C - s, 2 * s):
+            g0 = G[c, lo:hi]
+            gc = G[c + s, lo:hi]
+            for i in range(gc.shape[0]):
+                g0[i] += gc[i]
+                gc[i] = 0.0
+
+
+@njit(inline="always")
+def _levels(C):
+    """Levels of the pairwise sum of ``C`` rows: the smallest ``L`` with ``2**L >= C``."""
+    L = 0
+    while (1 << L) < C:
+        L += 1
+    return L
+
+
+@njit(cache=True)
+def sum_stats(stats, C):
+    """``(sum of stats[c, 0], sum of stats[c, 1])`` over c < C, left to right (not
+    fastmath: every kernel adds the chunks' losses in the same order)."""
+    lsum = 0.0
+    wsum = 0.0
+    for c in range(C):
+        lsum += stats[c, 0]
+        wsum += stats[c, 1]
+    return lsum, wsum
 
 
 @njit(cache=True, inline="always")
@@ -588,22 +632,16 @@ def _dense_sweep(X, y, sw, order, start, stop, theta, work, spec):
     the bulk of the compiled code, from the cache (see ``specialize``)."""
     G, stats, bufs, cst, thx, Gx = work
     wx = _in_row_dtype(X, theta, thx)
-    K = theta.shape[0]
     m = stop - start
     C = n_chunks(m)
     if spec.par_rows and C > 1:
         for c in prange(C):
-            _dense_chunk(X, y, sw, order, start + c * m // C, start + (c + 1) * m // C, theta,
-                         wx, G[c], Gx[c], stats[c], bufs[c, 0, :K], bufs[c, 1, :K], spec)
+            dense_chunks(X, y, sw, order, start, stop, C, c, c + 1, theta, wx, G, Gx, stats,
+                         bufs, spec)
     else:
-        for c in range(C):
-            _dense_chunk(X, y, sw, order, start + c * m // C, start + (c + 1) * m // C, theta,
-                         wx, G[c], Gx[c], stats[c], bufs[c, 0, :K], bufs[c, 1, :K], spec)
-    lsum = 0.0
-    wsum = 0.0
-    for c in range(C):
-        lsum += stats[c, 0]
-        wsum += stats[c, 1]
+        dense_chunks(X, y, sw, order, start, stop, C, 0, C, theta, wx, G, Gx, stats, bufs,
+                     spec)
+    lsum, wsum = sum_stats(stats, C)
     return lsum, wsum, C
 
 
