@@ -25,6 +25,11 @@ from .schedules import SCHEDULES, Schedule, get_schedule
 # Parallel row chunks pay off from this many multiply-adds per batch (measured with
 # benchmarks/crossover.py: below it the start of a parallel region costs more).
 PAR_ROWS_MIN_WORK = 20_000
+# With one parallel region per epoch (the omp layer; skgd._kernels._region) there is no
+# region to open per batch, and two or more row chunks pay off from this many
+# multiply-adds per batch (benchmarks/crossover.py, 2 threads: 0.79-0.83x the serial
+# epoch at 64 rows x 20 features, 0.74x at 64 x 100; one chunk of 32 rows gains little).
+REGION_ROWS_MIN_WORK = 1_280
 # Parallel coordinate updates pay off from this many parameters.
 PAR_UPDATE_MIN = 65_536
 # Both thresholds are for the omp and tbb layers (a parallel region: ~2 us). Under
@@ -798,6 +803,13 @@ class BaseGD(BaseEstimator):
         n_out, D1 = state.theta.shape
         scale = WORKQUEUE_REGION_FACTOR if threads > 1 and threading_layer() == "workqueue" \
             else 1
+        par_update = threads > 1 and n_out * D1 >= scale * PAR_UPDATE_MIN
+        # One region per epoch: its barrier needs the threads of a region to run at
+        # once, as OpenMP's do; a user rule is bound into the per-batch kernels only.
+        region = (threads > 1 and not data.sparse and not par_update
+                  and optimizer._code != K.OPT_CUSTOM and threading_layer() == "omp"
+                  and batch_size >= 2 * K._epoch.ROWS_PER_CHUNK
+                  and batch_size * data.row_work >= REGION_ROWS_MIN_WORK)
         spec = K.KernelSpec(
             mode=mode,
             loss_code=self._loss_spec.code,
@@ -811,9 +823,10 @@ class BaseGD(BaseEstimator):
             l1=float(l1),
             fit_intercept=bool(self.fit_intercept),
             avg_start=self._avg_start(),
-            par_rows=bool(threads > 1 and not data.sparse
-                          and batch_size * data.row_work >= scale * PAR_ROWS_MIN_WORK),
-            par_update=bool(threads > 1 and n_out * D1 >= scale * PAR_UPDATE_MIN),
+            par_rows=bool(region or (
+                threads > 1 and not data.sparse
+                and batch_size * data.row_work >= scale * PAR_ROWS_MIN_WORK)),
+            par_update=bool(par_update),
             w_mean=data.w_mean,
             pa=int(schedule.pa_code),
             pa_c=float(self.eta0),
@@ -834,11 +847,8 @@ class BaseGD(BaseEstimator):
         if data.sparse:
             return spec, csr, K.make_work(1, n_out, D1)
         x_dtype = data.kernel_X[0].dtype
-        if spec.par_rows and not spec.par_update and optimizer._code != K.OPT_CUSTOM \
-                and threading_layer() == "omp":
-            # One parallel region per epoch instead of one per batch (skgd._kernels._region):
-            # the same result, without a fork and join per batch. Its barrier needs the
-            # threads of a region to run at once, as OpenMP's do.
+        if region:
+            # The same result as the per-batch kernel, without a fork and join per batch.
             avg = state.avg if state.avg is not None else state.theta[:0]
             return spec, K.epoch_dense_region, K.make_region_work(
                 threads, n_out, D1, state.opt_state.shape[0], avg.shape[0], x_dtype)

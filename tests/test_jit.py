@@ -20,15 +20,20 @@ FIT = textwrap.dedent("""
     import scipy.sparse as sp
     from skgd import GDClassifier
     from skgd._kernels import all_finite, epoch_csr_lazy, epoch_csr_scaled, epoch_dense
+    from skgd._kernels import _region
     rng = np.random.default_rng(0)
     X = rng.standard_normal((500, 8)); y = (X[:, 0] > 0).astype(int)
     GDClassifier(max_iter=2, tol=None).fit(X, y)
     GDClassifier(optimizer="sgd", max_iter=2, tol=None).fit(sp.csr_matrix(X), y)
     GDClassifier(optimizer="sgd", penalty="l1", max_iter=2, tol=None).fit(sp.csr_matrix(X), y)
+    # Batches large enough for parallel row chunks: one region per epoch (omp layer).
+    X2 = rng.standard_normal((3000, 8)); y2 = (X2[:, 0] > 0).astype(int)
+    GDClassifier(batch_size=2560, n_jobs=2, max_iter=2, tol=None).fit(X2, y2)
     stats = {name: {"hits": sum(k.stats.cache_hits.values()),
                     "misses": sum(k.stats.cache_misses.values())}
              for name, k in [("dense", epoch_dense), ("lazy", epoch_csr_lazy),
-                             ("scaled", epoch_csr_scaled), ("finite", all_finite)]}
+                             ("scaled", epoch_csr_scaled), ("finite", all_finite),
+                             ("region", _region._epoch)]}
     stats["seconds"] = time.perf_counter() - t0
     print(json.dumps(stats))
 """)
@@ -59,6 +64,10 @@ def test_second_process_loads_kernels_from_cache():
         assert first[kernel]["hits"] + first[kernel]["misses"] >= 1, first  # it ran
         assert second[kernel]["misses"] == 0, second
         assert second[kernel]["hits"] >= 1, second
+    # The region kernel runs only with two Numba threads under the omp layer.
+    if first["region"]["hits"] + first["region"]["misses"]:
+        assert second["region"]["misses"] == 0, second
+        assert second["region"]["hits"] >= 1, second
     # Not a timed assertion: the figure is shown with -rP for the performance notes.
     print(f"first fit, first process: {first['seconds']:.2f} s; "
           f"second process: {second['seconds']:.2f} s")

@@ -7,9 +7,10 @@ One epoch visits the rows in a given order, cuts it into batches of
 1. accumulates ``sum_i s_i dL_i/dp * [x_i, 1]`` and ``sum_i s_i L_i`` in one sweep over
    each row (dense: split into a fixed number of row chunks, each with its own padded
    accumulator, run in parallel when the batch is large enough);
-2. reduces the chunks in a fixed pairwise order (:func:`_sum_chunks`), divides by the batch's rows times the mean
-   weight of the data (``spec.w_mean``) and applies the L2 term, the optimizer rule,
-   the L1 proximal step and averaging, coordinate by coordinate.
+2. reduces the chunks in a fixed pairwise order (:func:`_sum_chunks`), divides by the
+   batch's rows times the mean weight of the data (``spec.w_mean``) and applies the L2
+   term, the optimizer rule, the L1 proximal step and averaging, coordinate by
+   coordinate.
 
 Dividing by the expected weight of the batch, not by its own weight sum, makes the
 batch gradient an unbiased estimate of the objective's (a weighted mean over all rows):
@@ -23,7 +24,8 @@ and each chunk sums their gradient terms in float32 over at most
 float64 (see :func:`_dense_chunk`).
 
 The number of chunks depends on the batch only, never on the thread count, so the
-arithmetic (and the result) is the same for every ``n_jobs``. A batch whose weights are
+arithmetic (and the result) is the same for every ``n_jobs``; so is that of the
+one-region epoch of ``_region`` (the same chunk sweeps, sums and update). A batch whose weights are
 all zero changes nothing and does not advance the step counters.
 """
 
