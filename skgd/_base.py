@@ -30,6 +30,13 @@ PAR_ROWS_MIN_WORK = 20_000
 # multiply-adds per batch (benchmarks/crossover.py, 2 threads: 0.79-0.83x the serial
 # epoch at 64 rows x 20 features, 0.74x at 64 x 100; one chunk of 32 rows gains little).
 REGION_ROWS_MIN_WORK = 1_280
+# A fit leaves the one-region epoch for the per-batch kernel (the same result) after an
+# epoch whose threads waited past their spins more than this share of its batches plus
+# this many times. 1M x 100, batch 256 (3,906 batches), 2 threads: 2-5 such waits per
+# epoch on a quiet machine, 13-25 with one other busy process (0.10 s an epoch against
+# the per-batch kernel's 0.40 s), 159-395 with two (1.3 s against 0.17 s).
+REGION_LONG_WAITS_SHARE = 0.01
+REGION_LONG_WAITS_MIN = 16
 # Parallel coordinate updates pay off from this many parameters.
 PAR_UPDATE_MIN = 65_536
 # Both thresholds are for the omp and tbb layers (a parallel region: ~2 us). Under
@@ -934,6 +941,14 @@ class BaseGD(BaseEstimator):
                 lsum, wsum, state.t, state.opt_t = kernel(
                     *data.kernel_X, y, data.sw, order, batch_size, state.theta,
                     state.opt_state, avg, work, spec, state.t, state.opt_t)
+                if kernel is K.epoch_dense_region and K.long_waits(work) > (
+                        REGION_LONG_WAITS_SHARE * updates_per_epoch + REGION_LONG_WAITS_MIN):
+                    # The cores are shared with other busy work: a thread waiting at the
+                    # barrier keeps missing the one it waits for. The per-batch kernel
+                    # (OpenMP's sleeping waits) gives the same result there, faster.
+                    kernel = K.epoch_dense
+                    work = K.make_work(K._epoch.MAX_CHUNKS, *state.theta.shape,
+                                       data.kernel_X[0].dtype)
                 params = state.params()
                 with np.errstate(over="ignore", invalid="ignore"):  # checked just below
                     # tol applies to the scaled objective; the original is reported.

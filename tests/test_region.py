@@ -148,3 +148,31 @@ def test_n_jobs_gives_the_same_bits(monkeypatch, Est, params, dtype):
     assert used == [K.epoch_dense, K.epoch_dense_region]
     assert_array_equal(fits[0].coef_, fits[1].coef_)
     assert_array_equal(fits[0].intercept_, fits[1].intercept_)
+
+
+@needs_two_threads
+def test_fit_leaves_the_region_when_its_threads_keep_waiting(monkeypatch):
+    """Cores shared with busy processes: a fit whose region epochs wait too often goes
+    on with the per-batch kernel, and the result does not change (forced here by a
+    negative allowance, so that the first epoch's waits are already too many)."""
+    if threading_layer() != "omp":
+        pytest.skip("the region runs under the omp layer only")
+    X, y = load_digits(return_X_y=True)
+    X = X / 16.0
+    params = dict(batch_size=333, max_iter=4, tol=None, random_state=0)
+    ref = GDClassifier(n_jobs=1, **params).fit(X, y)
+    calls = []
+    per_batch = K.epoch_dense
+
+    def counted(*args):
+        calls.append(1)
+        return per_batch(*args)
+
+    monkeypatch.setattr(K, "epoch_dense", counted)
+    monkeypatch.setattr(_base, "REGION_LONG_WAITS_MIN", -1)
+    used = _spy_kernels(monkeypatch)
+    est = GDClassifier(n_jobs=2, **params).fit(X, y)
+    assert used == [K.epoch_dense_region]
+    assert len(calls) == 3  # epochs 2-4
+    assert_array_equal(est.coef_, ref.coef_)
+    assert_array_equal(est.intercept_, ref.intercept_)

@@ -32,7 +32,7 @@ from ._epoch import (  # noqa: F401
 )
 from ._losses import loss_and_derivative, softmax_loss_and_derivative  # noqa: F401
 from ._optim import builtin_update, step_constants  # noqa: F401
-from ._region import epoch_dense_region, make_region_work  # noqa: F401
+from ._region import epoch_dense_region, long_waits, make_region_work  # noqa: F401
 
 
 def _drop_stale_cache():

@@ -48,13 +48,21 @@ from ._epoch import (
     n_chunks,
     sum_stats,
 )
-from ._sync import compare_exchange, fetch_add, load_acquire, spin, store_release
+from ._sync import (
+    SPINS_BEFORE_YIELD,
+    compare_exchange,
+    fetch_add,
+    load_acquire,
+    spin,
+    store_release,
+)
 
 # Slots of the flags array, each on its own 128-byte pair of cache lines.
 _ARRIVED = 0  # threads checked in
 _MODE = 16  # _UNDECIDED, _TOGETHER or _SOLO
 _OWNER = 32  # 1 + the thread running a solo epoch
 _DONE = 48  # + 16 * u: the last batch thread u has published
+# + 16 * (T + u): the waits of thread u that outlasted its spins (see long_waits)
 _UNDECIDED, _TOGETHER, _SOLO = 0, 1, 2
 _LEAVE = 0
 # Checks (spins, then yields) a thread waits for the others to check in before it
@@ -90,7 +98,7 @@ def make_region_work(n_threads, K, D1, n_slots, n_avg, x_dtype=np.float64):
     avg = np.zeros((2 * T, n_avg, D1))
     grad = np.zeros((T, 1, P))  # each thread's batch gradient
     Q = np.zeros((T, MAX_CHUNKS, P))  # each thread's sums of blocks spanning runs
-    flags = np.zeros(_DONE + _PAD * T, dtype=np.int64)
+    flags = np.zeros(_DONE + 2 * _PAD * T, dtype=np.int64)
     out = np.zeros(4)
     return G, stats, bufs, cst, thx, Gx, theta, state, avg, grad, Q, flags, out
 
@@ -206,6 +214,8 @@ def _thread_epoch(tid, T, X, y, sw, order, batch_size, theta, state, avg, work, 
                 while load_acquire(flags, _DONE + _PAD * v) < b:
                     checks += 1
                     spin(checks)
+                if checks > SPINS_BEFORE_YIELD:
+                    flags[_DONE + _PAD * (T + tid)] += 1
         bl, bw = sum_stats(stats[buf], C)
         if together:
             _sum_across_runs(G[buf], C, T, Q[tid], grad[r, 0], KD1)
@@ -258,3 +268,11 @@ def epoch_dense_region(X, y, sw, order, batch_size, theta, state, avg, work, spe
     serially."""
     return _epoch(numba.get_num_threads(), X, y, sw, order, batch_size, theta, state, avg,
                   work, spec, t, opt_t)
+
+
+def long_waits(work):
+    """How many times the last epoch's threads waited at a barrier past their spins
+    (then yielding their core): a thread it waited for was not running. Cores shared
+    with other busy processes make that the rule (see ``skgd._base``)."""
+    flags, T = work[11], work[9].shape[0]
+    return int(sum(flags[_DONE + _PAD * (T + u)] for u in range(T)))
