@@ -5,6 +5,7 @@ fetch-add and compare-exchange on an int64 array element, the x86 ``pause`` hint
 spin and ``sched_yield`` once a wait is long. Used by :mod:`._region`.
 """
 
+import os
 import platform
 
 from llvmlite import ir
@@ -13,6 +14,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 _X86 = platform.machine().lower() in ("x86_64", "amd64", "i386", "i686", "x86")
+_POSIX = os.name == "posix"  # sched_yield is POSIX; elsewhere a long wait keeps spinning
 # Spins with ``pause`` (~40-140 cycles each) before a waiting thread yields its core to
 # others at every further check: a batch's work takes microseconds, a descheduled
 # thread's absence milliseconds.
@@ -100,9 +102,10 @@ def _pause(typingctx):
 @intrinsic
 def _yield_core(typingctx):
     def codegen(context, builder, sig, args):
-        fn = cgutils.get_or_insert_function(
-            builder.module, ir.FunctionType(ir.IntType(32), []), "sched_yield")
-        builder.call(fn, [])
+        if _POSIX:
+            fn = cgutils.get_or_insert_function(
+                builder.module, ir.FunctionType(ir.IntType(32), []), "sched_yield")
+            builder.call(fn, [])
         return context.get_dummy_value()
     return types.void(), codegen
 
