@@ -853,13 +853,17 @@ class BaseGD(BaseEstimator):
             dense, csr = K.epoch_dense, K.epoch_csr
         if data.sparse:
             return spec, csr, K.make_work(1, n_out, D1)
-        x_dtype = data.kernel_X[0].dtype
         if region:
             # The same result as the per-batch kernel, without a fork and join per batch.
-            avg = state.avg if state.avg is not None else state.theta[:0]
+            n_avg = 0 if state.avg is None else state.avg.shape[0]
             return spec, K.epoch_dense_region, K.make_region_work(
-                threads, n_out, D1, state.opt_state.shape[0], avg.shape[0], x_dtype)
-        return spec, dense, K.make_work(K._epoch.MAX_CHUNKS, n_out, D1, x_dtype)
+                threads, n_out, D1, state.opt_state.shape[0], n_avg, data.kernel_X[0].dtype)
+        return spec, dense, self._dense_work(data, state)
+
+    @staticmethod
+    def _dense_work(data, state):
+        """Scratch arrays of the per-batch dense kernel for ``state``'s parameters."""
+        return K.make_work(K._epoch.MAX_CHUNKS, *state.theta.shape, data.kernel_X[0].dtype)
 
     def _shuffle_layout(self, data, batch_size):
         """``(block, run, group)`` rows of the epoch order (see SHUFFLE_RUN_BYTES)."""
@@ -946,9 +950,7 @@ class BaseGD(BaseEstimator):
                     # The cores are shared with other busy work: a thread waiting at the
                     # barrier keeps missing the one it waits for. The per-batch kernel
                     # (OpenMP's sleeping waits) gives the same result there, faster.
-                    kernel = K.epoch_dense
-                    work = K.make_work(K._epoch.MAX_CHUNKS, *state.theta.shape,
-                                       data.kernel_X[0].dtype)
+                    kernel, work = K.epoch_dense, self._dense_work(data, state)
                 params = state.params()
                 with np.errstate(over="ignore", invalid="ignore"):  # checked just below
                     # tol applies to the scaled objective; the original is reported.

@@ -25,8 +25,8 @@ float64 (see :func:`_dense_chunk`).
 
 The number of chunks depends on the batch only, never on the thread count, so the
 arithmetic (and the result) is the same for every ``n_jobs``; so is that of the
-one-region epoch of ``_region`` (the same chunk sweeps, sums and update). A batch whose weights are
-all zero changes nothing and does not advance the step counters.
+one-region epoch of ``_region`` (the same chunk sweeps, sums and update). A batch whose
+weights are all zero changes nothing and does not advance the step counters.
 """
 
 import math

@@ -88,26 +88,23 @@ def compare_exchange(typingctx, arr, idx, expected, new):
     return types.int64(arr, idx, expected, new), codegen
 
 
-@intrinsic
-def _pause(typingctx):
-    def codegen(context, builder, sig, args):
-        if _X86:
-            fn = cgutils.get_or_insert_function(
-                builder.module, ir.FunctionType(ir.VoidType(), []), "llvm.x86.sse2.pause")
-            builder.call(fn, [])
-        return context.get_dummy_value()
-    return types.void(), codegen
+def _call_without_arguments(symbol, return_type, available):
+    """An intrinsic calling the argument-free function ``symbol`` (an LLVM intrinsic or
+    a C library function) where ``available``, doing nothing elsewhere."""
+    @intrinsic
+    def call(typingctx):
+        def codegen(context, builder, sig, args):
+            if available:
+                fn = cgutils.get_or_insert_function(
+                    builder.module, ir.FunctionType(return_type, []), symbol)
+                builder.call(fn, [])
+            return context.get_dummy_value()
+        return types.void(), codegen
+    return call
 
 
-@intrinsic
-def _yield_core(typingctx):
-    def codegen(context, builder, sig, args):
-        if _POSIX:
-            fn = cgutils.get_or_insert_function(
-                builder.module, ir.FunctionType(ir.IntType(32), []), "sched_yield")
-            builder.call(fn, [])
-        return context.get_dummy_value()
-    return types.void(), codegen
+_pause = _call_without_arguments("llvm.x86.sse2.pause", ir.VoidType(), _X86)
+_yield_core = _call_without_arguments("sched_yield", ir.IntType(32), _POSIX)
 
 
 @njit(inline="always")
