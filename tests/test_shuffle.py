@@ -57,17 +57,46 @@ def layouts(monkeypatch):
 
 @pytest.mark.parametrize("loader", [load_digits, load_breast_cancer, load_wine])
 @pytest.mark.parametrize("sort_by_class", [False, True])
-@pytest.mark.parametrize("batch_size", [32, 256])
+@pytest.mark.parametrize("batch_size, spread", [(32, base.SHUFFLE_SPREAD),
+                                               (256, base.SHUFFLE_SPREAD), (256, 1)])
 def test_large_data_shuffle_scores_match_row_permutation(monkeypatch, layouts, loader,
-                                                    sort_by_class, batch_size):
+                                                    sort_by_class, batch_size, spread):
+    """``spread=1`` makes every run a block of its own: these data sets then have
+    more blocks than a batch has runs, so a batch of 256 really is 32-42 runs of 6-8
+    rows from as many places (with 16 runs per block, all ~10 blocks of the data)."""
     rows = _mean_score(loader, sort_by_class, batch_size=batch_size)
     assert set(layouts) == {(1, 1, 1)}  # small data: a row permutation
     layouts.clear()
     # The layout of data larger than the cache.
     monkeypatch.setattr(base, "SHUFFLE_ROWS_IN_CACHE_BYTES", 0)
+    monkeypatch.setattr(base, "SHUFFLE_SPREAD", spread)
     interleaved = _mean_score(loader, sort_by_class, batch_size=batch_size)
     assert all(block > 1 for block, _, _ in layouts)  # blocks really were used
     assert interleaved == pytest.approx(rows, abs=0.012)
+
+
+class _Rows:
+    def __init__(self, row_bytes):
+        self.row_bytes = row_bytes
+        self.n_bytes = 1 << 40
+
+
+@pytest.mark.parametrize("row_bytes", [40, 80, 104, 160, 400, 512, 800, 4000, 80_000])
+@pytest.mark.parametrize("batch_size", [1, 2, 31, 32, 64, 100, 256, 512, 1024, 4096, 65536])
+def test_runs_are_long_enough_to_read_and_batches_mix_many_places(row_bytes, batch_size):
+    block, run, group = GDClassifier()._shuffle_layout(_Rows(row_bytes), batch_size)
+    assert block == run * base.SHUFFLE_SPREAD and group == max(1, batch_size // run)
+    places = batch_size // run
+    # A batch mixes at least 64 places, down to 32 only for runs of up to ~3 KB.
+    assert places >= min(base.SHUFFLE_FEWEST_RUNS, batch_size)
+    if places < base.SHUFFLE_MIN_RUNS and batch_size >= base.SHUFFLE_MIN_RUNS:
+        assert (run - 1) * row_bytes < base.SHUFFLE_SHORT_RUN_BYTES
+    short = run * row_bytes < base.SHUFFLE_SHORT_RUN_BYTES
+    if short and batch_size >= base.SHUFFLE_FEWEST_RUNS:
+        # Runs stay short only where growing them would cost the mixing.
+        assert (run + 1) * base.SHUFFLE_FEWEST_RUNS > batch_size
+    # Runs never pass ~4 KB (or 4 rows) for mixing's sake alone.
+    assert run <= max(base.SHUFFLE_MIN_RUN_ROWS, -(-base.SHUFFLE_RUN_BYTES // row_bytes), 1)
 
 
 def test_whole_blocks_per_batch_would_fail_that_comparison(monkeypatch):
