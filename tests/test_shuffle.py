@@ -95,7 +95,7 @@ def test_runs_are_long_enough_to_read_and_batches_mix_many_places(row_bytes, bat
     if short and batch_size >= base.SHUFFLE_FEWEST_RUNS:
         # Runs stay short only where growing them would cost the mixing.
         assert (run + 1) * base.SHUFFLE_FEWEST_RUNS > batch_size
-    # Runs never pass ~4 KB (or 4 rows) for mixing's sake alone.
+    # And runs never grow past the preferred ~4 KB (or 4 rows).
     assert run <= max(base.SHUFFLE_MIN_RUN_ROWS, -(-base.SHUFFLE_RUN_BYTES // row_bytes), 1)
 
 
